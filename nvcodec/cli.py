@@ -1,0 +1,361 @@
+"""The `nvcodec` command: parses options, calls nvcodec.api, reports.
+
+Conventions shared by every command: -o/--output, -y/--overwrite, --json (exactly
+one JSON object on stdout; human text and progress on stderr), -q/--quiet.
+Exit codes: 0 ok, 2 usage error, 1 any other error, 130 interrupted. Errors are
+one line on stderr; --debug shows the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import Interrupted, NvcodecError
+
+
+# ---------------------------------------------------------------- option parsing
+
+def _parse_size(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        w, h = value.lower().split("x")
+        size = (int(w), int(h))
+    except ValueError:
+        raise click.BadParameter(f"expected WIDTHxHEIGHT, got {value!r}") from None
+    if size[0] <= 0 or size[1] <= 0:
+        raise click.BadParameter(f"sizes must be positive, got {value!r}")
+    return size
+
+
+def _parse_rational(value: str | None) -> Fraction | None:
+    if value is None:
+        return None
+    try:
+        r = Fraction(value)
+    except (ValueError, ZeroDivisionError):
+        raise click.BadParameter(f"expected a number or a ratio like 30000/1001, got {value!r}") from None
+    if r <= 0:
+        raise click.BadParameter(f"must be positive, got {value!r}")
+    return r
+
+
+def _parse_range(value: str | None) -> tuple[int | None, int | None] | None:
+    if value is None:
+        return None
+    parts = value.split(":")
+    if len(parts) != 2:
+        raise click.BadParameter(f"expected A:B (frames A..B-1), got {value!r}")
+    try:
+        a = int(parts[0]) if parts[0] else None
+        b = int(parts[1]) if parts[1] else None
+    except ValueError:
+        raise click.BadParameter(f"expected integers in A:B, got {value!r}") from None
+    if (a is not None and a < 0) or (b is not None and b < 0) or (a is not None and b is not None and b <= a):
+        raise click.BadParameter(f"need 0 <= A < B, got {value!r}")
+    return (a, b)
+
+
+def _raw_spec(size: str | None, fps: str | None, pix_fmt: str | None):
+    """A RawSpec when the raw-YUV options are given, else None."""
+    if size is None and fps is None and pix_fmt is None:
+        return None
+    from .video import RawSpec
+
+    wh = _parse_size(size)
+    if wh is None:
+        raise click.UsageError("raw .yuv input needs --size WxH (and --fps, --pix-fmt)")
+    return RawSpec(width=wh[0], height=wh[1], fps=_parse_rational(fps) or Fraction(25), pix_fmt=pix_fmt or "yuv420p")
+
+
+def _json_default(o: Any):
+    if isinstance(o, Fraction):
+        return f"{o.numerator}/{o.denominator}"
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "item"):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _clean_json(o: Any) -> Any:
+    """inf/nan are not JSON: map them to null."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _clean_json(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean_json(v) for v in o]
+    return o
+
+
+def emit_json(obj: dict) -> None:
+    sys.stdout.write(json.dumps(_clean_json(obj), default=_json_default, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+def say(msg: str, quiet: bool = False) -> None:
+    if not quiet:
+        click.echo(msg, err=True)
+
+
+def _fmt(v: Any, unit: str = "", digits: int = 2) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}{unit}" if math.isfinite(v) else f"inf{unit}"
+    return f"{v}{unit}"
+
+
+json_opt = click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
+quiet_opt = click.option("-q", "--quiet", is_flag=True, help="No progress or human text on stderr.")
+overwrite_opt = click.option("-y", "--overwrite", is_flag=True, help="Replace an existing output file.")
+device_opt = click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+    help="Where to run the network: auto picks CUDA when present.",
+)
+raw_opts = [
+    click.option("--size", "raw_size", metavar="WxH", help="Raw .yuv input only: frame size."),
+    click.option("--fps", "raw_fps", metavar="R", help="Raw .yuv input only: frame rate (e.g. 30000/1001)."),
+    click.option("--pix-fmt", "raw_pix_fmt", metavar="FMT",
+                 help="Raw .yuv input only: yuv420p, yuv422p, yuv444p, gray, or their 10le/12le/16le forms."),
+]
+
+
+def _with_raw(f):
+    for opt in reversed(raw_opts):
+        f = opt(f)
+    return f
+
+
+# ---------------------------------------------------------------- commands
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nvcodec")
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+def cli(debug: bool) -> None:
+    """nvcodec: a neural video codec (NVTM) with a real, versioned bitstream.
+
+    \b
+    nvcodec encode in.y4m -o out.nvc --bpp 0.1 --time 120
+    nvcodec decode out.nvc -o out.y4m --scale 2 --fps-mult 2
+    nvcodec info out.nvc
+    nvcodec eval in.y4m out.y4m
+    """
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@_with_raw
+@json_opt
+def info(input_path: Path, raw_size, raw_fps, raw_pix_fmt, as_json: bool) -> None:
+    """Describe a video (.y4m, .yuv, anything PyAV reads) or an .nvc file."""
+    from . import api
+
+    result = api.info(input_path, raw=_raw_spec(raw_size, raw_fps, raw_pix_fmt))
+    if as_json:
+        emit_json(result)
+        return
+    for key, value in result.items():
+        if isinstance(value, (list, dict)):
+            click.echo(f"{key}:")
+            rows = value if isinstance(value, list) else [f"{k}: {v}" for k, v in value.items()]
+            for row in rows:
+                click.echo(f"  {row}")
+        else:
+            click.echo(f"{key}: {value}")
+
+
+@cli.command(name="eval")
+@click.argument("ref", type=click.Path(path_type=Path))
+@click.argument("dist", type=click.Path(path_type=Path))
+@_with_raw
+@click.option("--no-lpips", is_flag=True, help="Skip LPIPS even when its weights are available.")
+@click.option("--per-frame", is_flag=True, help="Also print per-frame values (always in --json).")
+@device_opt
+@json_opt
+@quiet_opt
+def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, no_lpips: bool, per_frame: bool,
+             device: str, as_json: bool, quiet: bool) -> None:
+    """Compare DIST with REF: PSNR (Y, U, V, YUV 6:1:1, RGB), MS-SSIM, LPIPS."""
+    from . import api
+
+    result = api.evaluate(ref, dist, raw=_raw_spec(raw_size, raw_fps, raw_pix_fmt), lpips=not no_lpips, device=device)
+    if as_json:
+        emit_json(result)
+        return
+    mean = result["mean"]
+    click.echo(
+        f"frames {result['frames']}  PSNR Y {_fmt(mean.get('psnr_y'))}  U {_fmt(mean.get('psnr_u'))}  "
+        f"V {_fmt(mean.get('psnr_v'))}  YUV {_fmt(mean.get('psnr_yuv'))}  RGB {_fmt(mean.get('psnr_rgb'))} dB  "
+        f"MS-SSIM {_fmt(mean.get('ms_ssim'), digits=4)}  LPIPS {_fmt(mean.get('lpips'), digits=4)}"
+    )
+    if mean.get("lpips") is None and result.get("lpips_unavailable_reason"):
+        say(f"LPIPS unavailable: {result['lpips_unavailable_reason']}", quiet)
+    if per_frame:
+        for i, row in enumerate(result.get("per_frame", [])):
+            click.echo(f"{i:5d}  " + "  ".join(f"{k} {_fmt(v, digits=4)}" for k, v in row.items()))
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output .nvc file.")
+@click.option("--bpp", type=click.FloatRange(min=0.001, max=24.0), default=0.1, show_default=True,
+              help="Target bits per pixel: file bytes x 8 / (W x H x frames).")
+@click.option("--time", "time_budget", type=click.FloatRange(min=0.5), default=None,
+              help="Wall-clock seconds for fitting (default: 60 unless --steps).")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Fitting steps (deterministic).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@device_opt
+@click.option("--frames", "frame_range", metavar="A:B", help="Encode source frames A..B-1 only.")
+@click.option("--mask", "mask_path", type=click.Path(path_type=Path),
+              help="Inpainting: a mask video/image; white pixels are left out of fitting.")
+@click.option("--mask-boxes", metavar="N:SIZE", help="Inpainting: N random SIZExSIZE boxes per frame left out of fitting.")
+@click.option("--checkpoint", type=click.Path(path_type=Path), help="Checkpoint file (default: OUTPUT.ckpt).")
+@click.option("--resume", is_flag=True, help="Continue fitting from the checkpoint.")
+@_with_raw
+@overwrite_opt
+@json_opt
+@quiet_opt
+def encode(input_path: Path, output: Path, bpp: float, time_budget, steps, seed: int, device: str,
+           frame_range, mask_path, mask_boxes, checkpoint, resume: bool, raw_size, raw_fps, raw_pix_fmt,
+           overwrite: bool, as_json: bool, quiet: bool) -> None:
+    """Fit NVTM to a video and write it as an .nvc file at a target bpp."""
+    from . import api
+
+    options = api.EncodeOptions(
+        bpp=bpp,
+        time_budget=time_budget,
+        steps=steps,
+        seed=seed,
+        device=device,
+        frame_range=_parse_range(frame_range),
+        mask_path=mask_path,
+        mask_boxes=_parse_boxes(mask_boxes),
+        checkpoint_path=checkpoint,
+        resume=resume,
+        overwrite=overwrite,
+        progress=not quiet,
+    )
+    report = api.encode(input_path, output, options, raw=_raw_spec(raw_size, raw_fps, raw_pix_fmt))
+    if as_json:
+        emit_json(report.to_json())
+        return
+    say(
+        f"wrote {output}: {report.bytes} bytes, {report.bpp:.4f} bpp (target {report.target_bpp}), "
+        f"PSNR RGB {_fmt(report.psnr)} dB, YUV {_fmt(report.psnr_yuv)} dB, {report.encode_seconds:.1f} s",
+        quiet,
+    )
+
+
+def _parse_boxes(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        n, size = (int(v) for v in value.split(":"))
+    except ValueError:
+        raise click.BadParameter(f"expected N:SIZE, got {value!r}") from None
+    if n <= 0 or size <= 0:
+        raise click.BadParameter(f"N and SIZE must be positive, got {value!r}")
+    return (n, size)
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Output: .y4m (default), .yuv, .mp4/.mkv/.mov, or a PNG pattern like frames/%05d.png.")
+@click.option("--scale", type=click.FloatRange(min=0, min_open=True, max=16), help="Spatial scale factor (any float > 0).")
+@click.option("--size", "out_size", metavar="WxH", help="Output size instead of --scale.")
+@click.option("--fps-mult", type=click.FloatRange(min=0, min_open=True, max=64), help="Frame-rate multiplier (duration kept).")
+@click.option("--fps", "out_fps", metavar="R", help="Output frame rate instead of --fps-mult (duration kept).")
+@click.option("--frames", "frame_range", metavar="A:B", help="Decode source frames A..B-1 only (random access).")
+@device_opt
+@overwrite_opt
+@json_opt
+@quiet_opt
+def decode(input_path: Path, output: Path, scale, out_size, fps_mult, out_fps, frame_range, device: str,
+           overwrite: bool, as_json: bool, quiet: bool) -> None:
+    """Reconstruct video from an .nvc file at any size, frame rate and range."""
+    from . import api
+
+    if scale is not None and out_size is not None:
+        raise click.UsageError("give --scale or --size, not both")
+    if fps_mult is not None and out_fps is not None:
+        raise click.UsageError("give --fps-mult or --fps, not both")
+    options = api.DecodeOptions(
+        scale=scale,
+        size=_parse_size(out_size),
+        fps_mult=fps_mult,
+        fps=_parse_rational(out_fps),
+        frame_range=_parse_range(frame_range),
+        device=device,
+        overwrite=overwrite,
+        progress=not quiet,
+    )
+    report = api.decode(input_path, output, options)
+    if as_json:
+        emit_json(report.to_json())
+        return
+    say(
+        f"wrote {output}: {report.frames} frames {report.width}x{report.height} @ {_fmt(float(report.fps))} fps "
+        f"in {report.decode_seconds:.1f} s ({report.frames_per_second:.1f} frames/s)",
+        quiet,
+    )
+
+
+# ---------------------------------------------------------------- entry point
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; never lets a traceback reach the user unless --debug."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="nvcodec", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.exceptions.Abort:
+        click.echo("nvcodec: aborted", err=True)
+        return 130
+    except click.ClickException as e:
+        if debug:
+            raise
+        click.echo(f"nvcodec: error: {e.format_message()}", err=True)
+        return e.exit_code  # 2 for usage errors
+    except Interrupted as e:
+        if debug:
+            raise
+        click.echo(f"nvcodec: interrupted: {e}", err=True)
+        return 130
+    except NvcodecError as e:
+        if debug:
+            raise
+        click.echo(f"nvcodec: error: {e}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        click.echo("nvcodec: interrupted", err=True)
+        return 130
+    except MemoryError:
+        if debug:
+            raise
+        click.echo("nvcodec: error: out of memory", err=True)
+        return 1
+    except Exception as e:  # a bug of ours: still one line, never a traceback
+        if debug:
+            raise
+        click.echo(f"nvcodec: internal error: {type(e).__name__}: {e} (run with --debug for details)", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""NVTM model <-> .nvc chunks: the one code path the encoder's report and the decoder share.
+
+Chunk types of a version-1 file (payloads normative in bitstream_spec/NVC.md, "Model chunks"):
+
+  MCFG  required  model configuration, canonical UTF-8 JSON
+  MSTA  required  non-learned state (adaptive-normalisation bounds), float32 LE
+  GLAT  required  per-GOP latent grids: per-channel ranges + HEVC stream of 8-bit mosaics
+  GSTA  required  static grid (only when the config enables it): same layout as GLAT
+  WGTS  required  network weights: per-tensor steps + entropy-coded integers
+  ENCI  optional  encoder information, UTF-8 JSON (informative; decoders skip it)
+
+All of them sit in segment 0; the file holds one segment covering every frame.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..bitstream.format import Chunk, Container, Segment, StreamHeader
+from ..errors import BitstreamError
+from ..model.config import NVTMConfig
+from ..model.nvtm import NVTM
+from . import grid_codec, weight_codec
+from .quantize import dequantize_grid, dequantize_weight, grid_ranges, quantize_grid, quantize_weight, weight_step
+
+CONFIG = "MCFG"
+STATE = "MSTA"
+LATENT = "GLAT"
+STATIC = "GSTA"
+WEIGHTS = "WGTS"
+ENCODER_INFO = "ENCI"
+KNOWN_TYPES = frozenset({CONFIG, STATE, LATENT, STATIC, WEIGHTS, ENCODER_INFO})
+
+#: a decoder refuses configs implying more than this (memory a hostile file could ask for)
+MAX_GRID_VALUES = 1 << 27
+MAX_WEIGHT_VALUES = 1 << 24
+MAX_CONFIG_BYTES = 1 << 16
+
+_GRID_HEAD = struct.Struct("<BBH")  # coding (0 lossless, 1 lossy), qp, level count
+_F32 = struct.Struct("<f")
+_U32 = struct.Struct("<I")
+LOSSLESS, LOSSY = 0, 1
+
+
+# ------------------------------------------------------------------ quantised model
+
+@dataclass
+class GridSet:
+    """8-bit codes of one kind of grid (latent or static) with per-level channel ranges."""
+
+    codes: list[np.ndarray]  # uint8 [N, C, H, W] per level
+    ranges: list[tuple[np.ndarray, np.ndarray]]  # (lo, hi) float32 [C] per level
+
+    @property
+    def shapes(self) -> list[tuple[int, int, int, int]]:
+        return [tuple(c.shape) for c in self.codes]  # type: ignore[misc]
+
+
+@dataclass
+class QuantizedModel:
+    """Everything a file stores about a model, before entropy/HEVC coding."""
+
+    config: NVTMConfig
+    width: int
+    height: int
+    frames: int
+    latent: GridSet
+    static: GridSet | None
+    weights: list[np.ndarray]  # int32, in weight_tensors() order
+    steps: list[float]  # float32-representable
+    state: np.ndarray  # float32, state_tensors() concatenated
+    weight_names: list[str] = field(default_factory=list)
+
+
+def _grid_set(tensors: list[torch.Tensor]) -> GridSet:
+    codes, ranges = [], []
+    for t in tensors:
+        g = t.detach().float().cpu().contiguous()
+        lo, hi = grid_ranges(g)
+        codes.append(quantize_grid(g, lo, hi).numpy())
+        ranges.append((lo.numpy().astype(np.float32), hi.numpy().astype(np.float32)))
+    return GridSet(codes, ranges)
+
+
+def quantize_model(model: NVTM, weight_rel_step: float) -> QuantizedModel:
+    """Grids to 8-bit codes per channel; weights to integers with a per-tensor step."""
+    grids = model.grid_tensors()
+    latent = _grid_set([grids[f"latent.{i}"] for i in range(len(model.latent))])
+    static = _grid_set([grids[f"static.{i}"] for i in range(len(model.static))]) if len(model.static) else None
+    names, ints, steps = [], [], []
+    for name, w in model.weight_tensors().items():
+        step = weight_step(w, weight_rel_step)
+        names.append(name)
+        ints.append(quantize_weight(w, step).cpu().numpy())
+        steps.append(step)
+    state = np.concatenate([t.detach().float().cpu().numpy().ravel() for t in model.state_tensors().values()])
+    return QuantizedModel(model.config, model.width, model.height, model.frames, latent, static, ints, steps,
+                          state.astype(np.float32), names)
+
+
+# ------------------------------------------------------------------ payloads
+
+def encode_grid_payload(grids: GridSet, qp: int | None, preset: str = "medium") -> tuple[bytes, GridSet]:
+    """Payload of GLAT/GSTA and the codes a decoder will rebuild from it."""
+    stream, recon = grid_codec.encode_levels_recon(grids.codes, qp, preset)
+    head = _GRID_HEAD.pack(LOSSLESS if qp is None else LOSSY, 0 if qp is None else int(qp), len(grids.codes))
+    ranges = b"".join(lo.astype("<f4").tobytes() + hi.astype("<f4").tobytes() for lo, hi in grids.ranges)
+    return head + ranges + stream, GridSet(recon, grids.ranges)
+
+
+def decode_grid_payload(payload: bytes, shapes: list[tuple[int, int, int, int]], what: str) -> GridSet:
+    if len(payload) < _GRID_HEAD.size:
+        raise BitstreamError(f"{what} chunk is truncated")
+    coding, _qp, levels = _GRID_HEAD.unpack_from(payload, 0)
+    if coding not in (LOSSLESS, LOSSY):
+        raise BitstreamError(f"{what} chunk: unknown grid coding {coding}")
+    if levels != len(shapes):
+        raise BitstreamError(f"{what} chunk has {levels} levels, the model config says {len(shapes)}")
+    pos = _GRID_HEAD.size
+    ranges = []
+    for s in shapes:
+        c = s[1]
+        need = 8 * c
+        if pos + need > len(payload):
+            raise BitstreamError(f"{what} chunk is truncated in its channel ranges")
+        lo = np.frombuffer(payload, "<f4", c, pos).astype(np.float32)
+        hi = np.frombuffer(payload, "<f4", c, pos + 4 * c).astype(np.float32)
+        pos += need
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all() and (hi > lo).all()):
+            raise BitstreamError(f"{what} chunk: channel ranges must be finite with hi > lo")
+        ranges.append((lo, hi))
+    codes = grid_codec.decode_levels(payload[pos:], shapes)
+    return GridSet(codes, ranges)
+
+
+def encode_weight_payload(ints: list[np.ndarray], steps: list[float]) -> bytes:
+    head = _U32.pack(len(ints)) + b"".join(_F32.pack(s) for s in steps)
+    return head + weight_codec.encode_tensors(ints)
+
+
+def decode_weight_payload(payload: bytes, shapes: list[tuple[int, ...]]) -> tuple[list[np.ndarray], list[float]]:
+    if len(payload) < 4:
+        raise BitstreamError("WGTS chunk is truncated")
+    (count,) = _U32.unpack_from(payload, 0)
+    if count != len(shapes):
+        raise BitstreamError(f"WGTS chunk holds {count} tensors, the model config implies {len(shapes)}")
+    if len(payload) < 4 + 4 * count:
+        raise BitstreamError("WGTS chunk is truncated in its steps")
+    steps = np.frombuffer(payload, "<f4", count, 4).astype(np.float32)
+    if not (np.isfinite(steps).all() and (steps > 0).all()):
+        raise BitstreamError("WGTS chunk: weight steps must be finite and positive")
+    ints = weight_codec.decode_tensors(payload[4 + 4 * count:], shapes)
+    return ints, [float(s) for s in steps]
+
+
+def config_payload(config: NVTMConfig) -> bytes:
+    return json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def parse_config(payload: bytes) -> NVTMConfig:
+    if len(payload) > MAX_CONFIG_BYTES:
+        raise BitstreamError(f"MCFG chunk is {len(payload)} bytes, over the {MAX_CONFIG_BYTES}-byte limit")
+    try:
+        d = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise BitstreamError(f"MCFG chunk is not valid UTF-8 JSON: {exc}") from None
+    return NVTMConfig.from_dict(d)
+
+
+# ------------------------------------------------------------------ whole model
+
+def build_chunks(q: QuantizedModel, *, latent_qp: int | None, static_qp: int | None,
+                 preset: str = "medium", encoder_info: dict[str, Any] | None = None
+                 ) -> tuple[list[Chunk], QuantizedModel]:
+    """Chunks for a quantised model, and the quantised model a decoder rebuilds from them."""
+    lat_payload, lat_recon = encode_grid_payload(q.latent, latent_qp, preset)
+    chunks = [Chunk(CONFIG, config_payload(q.config)), Chunk(STATE, q.state.astype("<f4").tobytes()),
+              Chunk(LATENT, lat_payload)]
+    sta_recon = None
+    if q.static is not None:
+        sta_payload, sta_recon = encode_grid_payload(q.static, static_qp, preset)
+        chunks.append(Chunk(STATIC, sta_payload))
+    chunks.append(Chunk(WEIGHTS, encode_weight_payload(q.weights, q.steps)))
+    if encoder_info:
+        info = json.dumps(encoder_info, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        chunks.append(Chunk(ENCODER_INFO, info, required=False))
+    recon = QuantizedModel(q.config, q.width, q.height, q.frames, lat_recon, sta_recon, q.weights, q.steps,
+                           q.state, q.weight_names)
+    return chunks, recon
+
+
+def make_container(header: StreamHeader, chunks: list[Chunk]) -> Container:
+    return Container(header=header, segments=[Segment(0, 0, header.frames)], chunks=chunks)
+
+
+def check_model_size(config: NVTMConfig, width: int, height: int, frames: int) -> None:
+    """Refuse configs that would allocate more than the fixed limits, before allocating."""
+    n_latent = -(-frames // config.gop_size) + (1 if 1 in config.neighbors else 0)
+    grid_values = sum(n_latent * config.latent.features * rx * ry for rx, ry in config.latent.resolutions(width, height))
+    if config.use_static_grid:
+        grid_values += sum(config.static.features * rx * ry for rx, ry in config.static.resolutions(width, height))
+    if grid_values > MAX_GRID_VALUES:
+        raise BitstreamError(f"model config implies {grid_values} grid values, over the {MAX_GRID_VALUES} limit")
+    b, f = config.base, config.flow
+    z = config.latent_dim
+    base = b.depth * (b.width * (b.width + z + 4) + b.modulator_width * (b.modulator_width + z + 1)) + 4 * b.width
+    gen = f.layers * (max(f.hidden, 4) + 1) * max(f.hidden, 4)
+    flow = gen * (f.hyper_hidden + 1) + f.hyper_layers * f.hyper_hidden * (f.hyper_hidden + 3)
+    if base + flow > MAX_WEIGHT_VALUES:
+        raise BitstreamError(f"model config implies about {base + flow} weights, over the {MAX_WEIGHT_VALUES} limit")
+
+
+def model_from_quantized(q: QuantizedModel, device: torch.device | str = "cpu") -> NVTM:
+    """The float model a decoder evaluates: dequantised grids and weights."""
+    model = NVTM(q.config, q.width, q.height, q.frames, seed=None)
+    names = list(model.weight_tensors().keys())
+    tensors: dict[str, torch.Tensor] = {}
+    for i, (codes, (lo, hi)) in enumerate(zip(q.latent.codes, q.latent.ranges)):
+        tensors[f"latent.{i}"] = dequantize_grid(torch.from_numpy(codes), torch.from_numpy(lo), torch.from_numpy(hi))
+    if q.static is not None:
+        for i, (codes, (lo, hi)) in enumerate(zip(q.static.codes, q.static.ranges)):
+            tensors[f"static.{i}"] = dequantize_grid(torch.from_numpy(codes), torch.from_numpy(lo), torch.from_numpy(hi))
+    for name, ints, step in zip(names, q.weights, q.steps):
+        tensors[name] = dequantize_weight(torch.from_numpy(np.ascontiguousarray(ints)), step)
+    pos = 0
+    for name, t in model.state_tensors().items():
+        n = t.numel()
+        tensors[name] = torch.from_numpy(q.state[pos:pos + n].copy()).view(t.shape)
+        pos += n
+    model.load_tensors(tensors)
+    return model.to(device).eval()
+
+
+def quantized_from_container(container: Container) -> QuantizedModel:
+    """Parse and validate the model chunks of a container (segment 0)."""
+    h = container.header
+
+    def need(type_: str) -> bytes:
+        chunk = container.find(type_, 0)
+        if chunk is None:
+            raise BitstreamError(f"missing required chunk {type_}")
+        return chunk.payload
+
+    for type_ in KNOWN_TYPES:
+        if sum(1 for c in container.chunks if c.type == type_ and c.segment == 0) > 1:
+            raise BitstreamError(f"duplicate chunk {type_}")
+    config = parse_config(need(CONFIG))
+    check_model_size(config, h.width, h.height, h.frames)
+    shell = NVTM(config, h.width, h.height, h.frames, seed=None)  # shapes only; filled below
+    n_state = sum(t.numel() for t in shell.state_tensors().values())
+    state_bytes = need(STATE)
+    if len(state_bytes) != 4 * n_state:
+        raise BitstreamError(f"MSTA chunk is {len(state_bytes)} bytes, the model needs {4 * n_state}")
+    state = np.frombuffer(state_bytes, "<f4").astype(np.float32)
+    if not np.isfinite(state).all():
+        raise BitstreamError("MSTA chunk holds non-finite values")
+    grids = shell.grid_tensors()
+    lat_shapes = [tuple(grids[f"latent.{i}"].shape) for i in range(len(shell.latent))]
+    latent = decode_grid_payload(need(LATENT), lat_shapes, LATENT)  # type: ignore[arg-type]
+    static = None
+    if config.use_static_grid:
+        sta_shapes = [tuple(grids[f"static.{i}"].shape) for i in range(len(shell.static))]
+        static = decode_grid_payload(need(STATIC), sta_shapes, STATIC)  # type: ignore[arg-type]
+    elif container.find(STATIC, 0) is not None:
+        raise BitstreamError("GSTA chunk present but the model config has no static grid")
+    weights = shell.weight_tensors()
+    ints, steps = decode_weight_payload(need(WEIGHTS), [tuple(w.shape) for w in weights.values()])
+    return QuantizedModel(config, h.width, h.height, h.frames, latent, static, ints, steps, state, list(weights))
+
+
+def model_from_container(container: Container, device: torch.device | str = "cpu") -> NVTM:
+    return model_from_quantized(quantized_from_container(container), device)

@@ -1,0 +1,35 @@
+"""One exception hierarchy: the CLI turns any NvcodecError into one line and exit 1."""
+
+from __future__ import annotations
+
+
+class NvcodecError(Exception):
+    """Base class of every error nvcodec raises on purpose."""
+
+
+class InputError(NvcodecError):
+    """The input video (or its path) is missing, malformed or unsupported."""
+
+
+class OutputError(NvcodecError):
+    """The output cannot be written (exists without overwrite, missing directory, ...)."""
+
+
+class BitstreamError(NvcodecError):
+    """A .nvc file is malformed, truncated, corrupt or inconsistent."""
+
+
+class UnsupportedVersionError(BitstreamError):
+    """A .nvc file uses a major version or a required feature this decoder lacks."""
+
+
+class DependencyError(NvcodecError):
+    """A runtime dependency is missing (x265 in PyAV, LPIPS weights, CUDA, ...)."""
+
+
+class EncodeError(NvcodecError):
+    """Encoding could not meet its constraints (rate target impossible, ...)."""
+
+
+class Interrupted(NvcodecError):
+    """The user interrupted a long job; a checkpoint may have been saved."""

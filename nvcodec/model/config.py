@@ -1,0 +1,301 @@
+"""NVTM hyper-parameters: frozen dataclasses with a strict JSON round trip.
+
+Configs travel inside .nvc files, so `from_dict` trusts nothing: every field is
+type- and range-checked and any problem raises `BitstreamError`. Every size that
+rate control may choose (grid resolutions, levels, features, widths, GOP size,
+SIREN omegas) is a field here; the model derives all tensor shapes from a config
+plus the video geometry, so a decoder rebuilds identical shapes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping
+
+from ..errors import BitstreamError
+
+NORMALIZATIONS = ("adaptive", "clip", "minmax")
+LATENT_MODES = ("modulation", "input")
+
+# Upper bounds keep a hostile or corrupt file from asking for absurd allocations.
+_MAX_RES = 1 << 15
+_MAX_LEVELS = 32
+_MAX_FEATURES = 64
+_MAX_WIDTH = 4096
+_MAX_DEPTH = 64
+
+
+def _fail(where: str, msg: str) -> BitstreamError:
+    return BitstreamError(f"invalid model config: {where}: {msg}")
+
+
+def _get_int(d: Mapping[str, Any], key: str, where: str, lo: int, hi: int) -> int:
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _fail(f"{where}.{key}", f"expected an integer, got {type(v).__name__}")
+    if not lo <= v <= hi:
+        raise _fail(f"{where}.{key}", f"{v} outside [{lo}, {hi}]")
+    return v
+
+
+def _get_float(d: Mapping[str, Any], key: str, where: str, lo: float, hi: float,
+               lo_open: bool = False) -> float:
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _fail(f"{where}.{key}", f"expected a number, got {type(v).__name__}")
+    v = float(v)
+    if not math.isfinite(v) or v > hi or v < lo or (lo_open and v <= lo):
+        raise _fail(f"{where}.{key}", f"{v} outside {'(' if lo_open else '['}{lo}, {hi}]")
+    return v
+
+
+def _get_bool(d: Mapping[str, Any], key: str, where: str) -> bool:
+    v = d[key]
+    if not isinstance(v, bool):
+        raise _fail(f"{where}.{key}", f"expected a boolean, got {type(v).__name__}")
+    return v
+
+
+def _get_choice(d: Mapping[str, Any], key: str, where: str, choices: tuple[str, ...]) -> str:
+    v = d[key]
+    if not isinstance(v, str) or v not in choices:
+        raise _fail(f"{where}.{key}", f"{v!r} is not one of {choices}")
+    return v
+
+
+def _check_keys(d: Any, cls: type, where: str) -> Mapping[str, Any]:
+    if not isinstance(d, Mapping):
+        raise _fail(where, f"expected an object, got {type(d).__name__}")
+    names = {f.name for f in fields(cls)}
+    extra = set(d) - names
+    missing = names - set(d)
+    if extra:
+        raise _fail(where, f"unknown field(s) {sorted(map(str, extra))}")
+    if missing:
+        raise _fail(where, f"missing field(s) {sorted(missing)}")
+    return d
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """A multi-resolution 2-D feature grid pyramid.
+
+    Level l has resolution min(floor(base_resolution * scale**l), frame size) per
+    axis (at least 2). `scale=None` picks the growth factor so that the finest
+    level reaches the larger frame dimension (Instant-NGP's rule):
+    scale = (max(W, H) / base) ** (1 / (levels - 1)).
+    """
+
+    base_resolution: int = 16
+    levels: int = 7
+    scale: float | None = 1.8
+    features: int = 4
+    init_range: float = 1e-4  # U(-r, r) initialisation (Instant-NGP)
+
+    def validate(self, where: str = "grid") -> "GridConfig":
+        GridConfig.from_dict(asdict(self), where)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "grid") -> "GridConfig":
+        d = _check_keys(d, cls, where)
+        scale = d["scale"]
+        if scale is not None:
+            scale = _get_float(d, "scale", where, 1.0, 64.0)
+        return cls(
+            base_resolution=_get_int(d, "base_resolution", where, 2, _MAX_RES),
+            levels=_get_int(d, "levels", where, 1, _MAX_LEVELS),
+            scale=scale,
+            features=_get_int(d, "features", where, 1, _MAX_FEATURES),
+            init_range=_get_float(d, "init_range", where, 0.0, 10.0),
+        )
+
+    def resolutions(self, width: int, height: int) -> list[tuple[int, int]]:
+        """(res_x, res_y) per level for a frame of `width` x `height` pixels.
+
+        Pure float64 arithmetic on config values: every machine gets the same shapes.
+        """
+        scale = self.growth(width, height)
+        out = []
+        for lev in range(self.levels):
+            r = math.floor(self.base_resolution * scale**lev + 1e-6)
+            out.append((max(2, min(r, width)), max(2, min(r, height))))
+        return out
+
+    def growth(self, width: int, height: int) -> float:
+        """The per-level growth factor (resolves `scale=None`)."""
+        if self.scale is not None:
+            return self.scale
+        big = max(width, height)
+        if self.levels <= 1 or big <= self.base_resolution:
+            return 1.0
+        return (big / self.base_resolution) ** (1.0 / (self.levels - 1))
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Hyper-SIREN alignment flow F_H(t)(x, y) (Eq. 2-4).
+
+    The flow SIREN has `layers` linear layers (2 -> hidden -> ... -> 2|P|) whose
+    weights a hyper-network generates per frame; the hyper-network has
+    `hyper_layers` sine hidden layers of `hyper_hidden` units fed with
+    (t / (T-1), (t - t_k) / n).
+    """
+
+    layers: int = 5
+    hidden: int = 8
+    omega: float = 30.0
+    hyper_layers: int = 1
+    hyper_hidden: int = 64
+    hyper_omega: float = 30.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "flow") -> "FlowConfig":
+        d = _check_keys(d, cls, where)
+        return cls(
+            layers=_get_int(d, "layers", where, 2, _MAX_DEPTH),
+            hidden=_get_int(d, "hidden", where, 1, 256),
+            omega=_get_float(d, "omega", where, 0.0, 1e4, lo_open=True),
+            hyper_layers=_get_int(d, "hyper_layers", where, 1, 8),
+            hyper_hidden=_get_int(d, "hyper_hidden", where, 1, 1024),
+            hyper_omega=_get_float(d, "hyper_omega", where, 0.0, 1e4, lo_open=True),
+        )
+
+
+@dataclass(frozen=True)
+class BaseNetConfig:
+    """Modulated SIREN (Mehta et al. 2021): `depth` modulated sine layers of `width`.
+
+    Synthesis h_i = g_i * sin(omega (W_i h_{i-1} + b_i)) (omega_first for i = 1),
+    modulator g_i = ReLU(W'_i [g_{i-1}; z] + b'_i). With modulator_width < width,
+    only the first modulator_width synthesis units are modulated (a cheaper
+    modulator; the rest behave as a plain SIREN).
+    """
+
+    depth: int = 3
+    width: int = 185
+    modulator_width: int = 185
+    omega_first: float = 30.0
+    omega: float = 30.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "base") -> "BaseNetConfig":
+        d = _check_keys(d, cls, where)
+        width = _get_int(d, "width", where, 1, _MAX_WIDTH)
+        return cls(
+            depth=_get_int(d, "depth", where, 1, _MAX_DEPTH),
+            width=width,
+            modulator_width=_get_int(d, "modulator_width", where, 1, width),
+            omega_first=_get_float(d, "omega_first", where, 0.0, 1e4, lo_open=True),
+            omega=_get_float(d, "omega", where, 0.0, 1e4, lo_open=True),
+        )
+
+
+@dataclass(frozen=True)
+class NVTMConfig:
+    """Everything that defines an NVTM model besides the video geometry.
+
+    Ablation switches: `normalization` (Eq. 5 adaptive / clip / min-max),
+    `use_static_grid`, `latent_mode` ("modulation" or "input": z concatenated to
+    (x, y, t)), `neighbors` (the index set P: (0,) or (0, 1)), `gop_size` (n).
+    `norm_threshold` is r_th; `norm_bins` the histogram bins per unit length used
+    to find the dense region.
+    """
+
+    gop_size: int = 10
+    neighbors: tuple[int, ...] = (0, 1)
+    latent: GridConfig = field(default_factory=GridConfig)
+    static: GridConfig = field(
+        default_factory=lambda: GridConfig(base_resolution=16, levels=16, scale=None, features=2))
+    use_static_grid: bool = True
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    base: BaseNetConfig = field(default_factory=BaseNetConfig)
+    normalization: str = "adaptive"
+    norm_threshold: float = 0.5
+    norm_bins: int = 32
+    latent_mode: str = "modulation"
+
+    def __post_init__(self) -> None:
+        # tuples survive JSON as lists; normalise so that equality works
+        object.__setattr__(self, "neighbors", tuple(self.neighbors))
+
+    @classmethod
+    def paper(cls) -> "NVTMConfig":
+        """The paper's defaults (Sec. 4.1): GOP 10, P={0,1}, 7x4 latent levels x1.8,
+        16x2 static levels, modulated SIREN 3x185, adaptive normalisation r_th=0.5."""
+        return cls()
+
+    @classmethod
+    def tiny(cls) -> "NVTMConfig":
+        """A very small model for tests and smoke runs."""
+        return cls(
+            gop_size=2,
+            latent=GridConfig(base_resolution=4, levels=2, scale=2.0, features=2),
+            static=GridConfig(base_resolution=4, levels=2, scale=None, features=2),
+            flow=FlowConfig(layers=3, hidden=4, hyper_hidden=8),
+            base=BaseNetConfig(depth=2, width=16, modulator_width=16),
+        )
+
+    @property
+    def latent_dim(self) -> int:
+        """Size of the modulation latent z (Eq. 6 plus the static features)."""
+        z = len(self.neighbors) * self.latent.levels * self.latent.features
+        if self.use_static_grid:
+            z += self.static.levels * self.static.features
+        return z
+
+    def replace(self, **changes: Any) -> "NVTMConfig":
+        d = self.to_dict()
+        for k, v in changes.items():
+            d[k] = v.to_dict() if hasattr(v, "to_dict") else (list(v) if isinstance(v, tuple) else v)
+        return NVTMConfig.from_dict(d)
+
+    def validate(self) -> "NVTMConfig":
+        return NVTMConfig.from_dict(self.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gop_size": self.gop_size,
+            "neighbors": list(self.neighbors),
+            "latent": self.latent.to_dict(),
+            "static": self.static.to_dict(),
+            "use_static_grid": self.use_static_grid,
+            "flow": self.flow.to_dict(),
+            "base": self.base.to_dict(),
+            "normalization": self.normalization,
+            "norm_threshold": self.norm_threshold,
+            "norm_bins": self.norm_bins,
+            "latent_mode": self.latent_mode,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "NVTMConfig":
+        where = "config"
+        d = _check_keys(d, cls, where)
+        nb = d["neighbors"]
+        if (not isinstance(nb, (list, tuple)) or any(isinstance(x, bool) for x in nb)
+                or tuple(nb) not in ((0,), (0, 1))):
+            raise _fail(f"{where}.neighbors", f"{nb!r} is not [0] or [0, 1]")
+        return cls(
+            gop_size=_get_int(d, "gop_size", where, 1, 1 << 20),
+            neighbors=tuple(int(x) for x in nb),
+            latent=GridConfig.from_dict(d["latent"], f"{where}.latent"),
+            static=GridConfig.from_dict(d["static"], f"{where}.static"),
+            use_static_grid=_get_bool(d, "use_static_grid", where),
+            flow=FlowConfig.from_dict(d["flow"], f"{where}.flow"),
+            base=BaseNetConfig.from_dict(d["base"], f"{where}.base"),
+            normalization=_get_choice(d, "normalization", where, NORMALIZATIONS),
+            norm_threshold=_get_float(d, "norm_threshold", where, 0.0, 1.0, lo_open=True),
+            norm_bins=_get_int(d, "norm_bins", where, 2, 4096),
+            latent_mode=_get_choice(d, "latent_mode", where, LATENT_MODES),
+        )

@@ -1,0 +1,256 @@
+"""NVTM: Neural Video representation with Temporally coherent Modulation.
+
+Conventions (the paper leaves them open; this file defines them for the codec):
+
+* Time is in **frame units**: t = 0 .. frames-1 (fractional t allowed, for frame
+  interpolation). GOP k = clamp(floor(t / n), 0, m-1) with m = ceil(frames / n);
+  its keyframe is t_k = k n (the first frame of the GOP); the last GOP may be short.
+* Log time factor (Eq. 3-4): log(t - t_k) is -inf at the keyframe, so we use
+  s_0(t) = log(1 + (t - t_k)), which is exactly 0 at t = t_k (the keyframe aligns
+  to itself) and grows like the paper's factor elsewhere. For the neighbour p = 1
+  (Eq. 6) the flow points to the *next* keyframe t_{k+1} = (k+1) n with
+  s_1(t) = log(1 + (t_{k+1} - t)) > 0.
+* Grid count: with P = {0, 1} there are m + 1 latent grids; grid j sits at keyframe
+  time j n, GOP k reads grids k and k+1, so the last GOP has a real "next" grid
+  (at time m n, possibly past the end of the clip). With P = {0} there are m grids.
+* Coordinates: x, y in [0, 1] with pixel centres at (i + 0.5) / W, (j + 0.5) / H.
+  The alignment flow is in the same normalised units (per axis). The base network
+  sees (2x - 1, 2y - 1, 2 t / (frames - 1) - 1).
+* z = concat(latent levels of grid k, of grid k+1 (if P = {0, 1}), static levels).
+* Normalisation bounds (Eq. 5) are per latent grid, [N, 4] = (x_min, y_min,
+  x_max, y_max), computed by the encoder over every frame that reads the grid
+  (both neighbours), stored in the file, never recomputed by the decoder.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import BitstreamError
+from . import siren
+from .config import NVTMConfig
+from .flow import HyperFlow
+from .grids import grid_lookup, new_grid
+from .normalize import compute_bounds, normalize
+
+MAX_DIM = 1 << 15
+MAX_FRAMES = 1 << 20
+
+
+class NVTM(nn.Module):
+    """The NVTM model for a video of `width` x `height` x `frames` (RGB).
+
+    `seed` makes the initialisation reproducible without touching the global RNG
+    (None: use the global RNG).
+    """
+
+    def __init__(self, config: NVTMConfig, width: int, height: int, frames: int, *,
+                 seed: int | None = 0):
+        super().__init__()
+        for name, v, hi in (("width", width, MAX_DIM), ("height", height, MAX_DIM), ("frames", frames, MAX_FRAMES)):
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
+                raise BitstreamError(f"invalid video geometry: {name}={v!r}")
+        self.config = config.validate()
+        self.width, self.height, self.frames = width, height, frames
+        gen = None
+        if seed is not None:
+            gen = torch.Generator().manual_seed(seed)
+        n = config.gop_size
+        self.num_gops = -(-frames // n)
+        self.num_latent = self.num_gops + (1 if 1 in config.neighbors else 0)
+        self.latent_res = config.latent.resolutions(width, height)
+        self.static_res = config.static.resolutions(width, height) if config.use_static_grid else []
+        self.latent = nn.ParameterList([
+            nn.Parameter(new_grid(self.num_latent, config.latent.features, r, config.latent.init_range, gen))
+            for r in self.latent_res])
+        self.static = nn.ParameterList([
+            nn.Parameter(new_grid(1, config.static.features, r, config.static.init_range, gen))
+            for r in self.static_res])
+        self.flow = HyperFlow(config.flow, 2 * len(config.neighbors), gen)
+        self.base = siren.ModulatedSiren(config.base, config.latent_dim,
+                                         config.latent_mode == "modulation", gen)
+        bounds = torch.tensor([[0.0, 0.0, 1.0, 1.0]]).repeat(self.num_latent, 1)
+        self.register_buffer("norm_bounds", bounds)
+        self.fused_chunk = 1024  # rows per chunk of the fused fitting path (cache-sized)
+        self.infer_chunk = 8192
+
+    # ------------------------------------------------------------------ tensors
+    def grid_tensors(self) -> dict[str, nn.Parameter]:
+        """All grids, [N, C, H, W] float (channels-last memory; use .contiguous() for
+        a packed NCHW copy): `latent.{level}` (N = num_latent), `static.{level}` (N = 1)."""
+        out = {f"latent.{i}": p for i, p in enumerate(self.latent)}
+        out.update({f"static.{i}": p for i, p in enumerate(self.static)})
+        return out
+
+    def weight_tensors(self) -> dict[str, nn.Parameter]:
+        """Every learnable tensor that is not a grid, in a fixed order."""
+        grids = {id(p) for p in self.grid_tensors().values()}
+        return {k: p for k, p in self.named_parameters() if id(p) not in grids}
+
+    def state_tensors(self) -> dict[str, Tensor]:
+        """Non-learned state the decoder needs: `norm_bounds` [num_latent, 4] float32."""
+        return {"norm_bounds": self.norm_bounds}
+
+    def all_tensors(self) -> dict[str, Tensor]:
+        return {**self.grid_tensors(), **self.weight_tensors(), **self.state_tensors()}
+
+    @torch.no_grad()
+    def load_tensors(self, tensors: Mapping[str, Tensor], strict: bool = True) -> None:
+        """Fill the model from named tensors (as stored in a file).
+
+        Shapes must match exactly; values must be finite. strict: every tensor of
+        the model must be given and no unknown name may appear.
+        """
+        own = self.all_tensors()
+        unknown = set(tensors) - set(own)
+        if unknown:
+            raise BitstreamError(f"unknown model tensor(s): {sorted(unknown)[:5]}")
+        if strict:
+            missing = set(own) - set(tensors)
+            if missing:
+                raise BitstreamError(f"missing model tensor(s): {sorted(missing)[:5]}")
+        for name, src in tensors.items():
+            dst = own[name]
+            if not isinstance(src, Tensor) or tuple(src.shape) != tuple(dst.shape):
+                shape = tuple(src.shape) if isinstance(src, Tensor) else type(src).__name__
+                raise BitstreamError(f"model tensor {name}: shape {shape}, expected {tuple(dst.shape)}")
+            if not src.is_floating_point() or not bool(torch.isfinite(src).all()):
+                raise BitstreamError(f"model tensor {name}: not finite floating point values")
+            dst.copy_(src.to(dtype=dst.dtype, device=dst.device))
+        b = self.norm_bounds
+        if bool(((b[:, 2:] - b[:, :2]) <= 0).any()):
+            raise BitstreamError("normalisation bounds with max <= min")
+
+    def num_parameters(self) -> dict[str, int]:
+        """Parameter counts by group (rate control): grids, latent, static, weights, total."""
+        lat = sum(p.numel() for p in self.latent)
+        sta = sum(p.numel() for p in self.static)
+        w = sum(p.numel() for p in self.weight_tensors().values())
+        return {"grids": lat + sta, "latent": lat, "static": sta, "weights": w, "total": lat + sta + w}
+
+    # ------------------------------------------------------------------ time
+    def gop_index(self, t: Tensor) -> Tensor:
+        """GOP k of each time (float frame units) as float: clamp(floor(t / n), 0, m-1)."""
+        return torch.clamp(torch.floor(t / self.config.gop_size), 0, self.num_gops - 1)
+
+    def time_scales(self, t: Tensor) -> Tensor:
+        """s_p(t) per neighbour, [F, |P|]: log(1 + |t - t_{k+p}|), zero at t = t_k for p = 0."""
+        n = self.config.gop_size
+        tk = self.gop_index(t) * n
+        cols = []
+        for p in self.config.neighbors:
+            cols.append(torch.log1p((t - tk).clamp(min=0) if p == 0 else (tk + p * n - t).clamp(min=0)))
+        return torch.stack(cols, dim=1)
+
+    def _tau(self, t: Tensor) -> Tensor:
+        n = self.config.gop_size
+        tk = self.gop_index(t) * n
+        tn = t / max(1, self.frames - 1)
+        return torch.stack([2 * tn - 1, 2 * (t - tk) / n - 1], dim=1)
+
+    # ------------------------------------------------------------------ forward
+    def alignment_flow(self, xy: Tensor, t: Tensor) -> Tensor:
+        """Alignment flows [F, P, 2|P|] (normalised units): channels 2p, 2p+1 move
+        (x, y) at time t to keyframe t_{k+p}."""
+        raw = self.flow(xy, self._tau(t))
+        s = self.time_scales(t)  # [F, |P|]
+        return raw * s.repeat_interleave(2, dim=1).unsqueeze(1)
+
+    def _inputs(self, xy: Tensor, t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(u [S, 3], z [S, Z], flow [F, P, 2|P|]) for F frames x P points."""
+        fr, pts = xy.shape[0], xy.shape[1]
+        s_all = fr * pts
+        t = t.to(device=xy.device, dtype=xy.dtype)
+        flow = self.alignment_flow(xy, t)
+        k = self.gop_index(t).long()
+        coords, gidx = [], []
+        for j, p in enumerate(self.config.neighbors):
+            aligned = xy + flow[..., 2 * j:2 * j + 2]
+            bounds = self.norm_bounds[k + p]  # [F, 4]
+            coords.append(normalize(aligned, bounds.unsqueeze(1)).reshape(s_all, 2))
+            gidx.append((k + p).repeat_interleave(pts))
+        feats = []
+        lat = grid_lookup(list(self.latent), torch.cat(coords), torch.cat(gidx))
+        feats.extend(lat.split(s_all, dim=0))
+        xy_flat = xy.reshape(s_all, 2)
+        if len(self.static):
+            feats.append(grid_lookup(list(self.static), xy_flat))
+        z = torch.cat(feats, dim=1)
+        tn = (2 * t / max(1, self.frames - 1) - 1).repeat_interleave(pts).unsqueeze(1)
+        u = torch.cat([xy_flat * 2 - 1, tn], dim=1)
+        return u, z, flow
+
+    def forward(self, xy: Tensor, t: Tensor, target: Tensor | None = None,
+                return_flow: bool = False):
+        """See `forward_frames` (target=None) and `fit_loss` (target given)."""
+        fr, pts = xy.shape[0], xy.shape[1]
+        u, z, flow = self._inputs(xy, t)
+        ws = self.base.weight_list()
+        if target is not None:
+            loss = siren.fused_mse(self.base.spec, ws, u, z, target.reshape(fr * pts, 3), self.fused_chunk)
+            return loss, flow
+        if torch.is_grad_enabled() and (z.requires_grad or any(w.requires_grad for w in ws)):
+            rgb = siren.reference(self.base.spec, ws, u, z)
+        else:
+            rgb = siren.infer(self.base.spec, ws, u, z, self.infer_chunk)
+        rgb = rgb.view(fr, pts, 3)
+        return (rgb, flow) if return_flow else rgb
+
+    def forward_frames(self, xy: Tensor, t: Tensor, return_flow: bool = False):
+        """RGB [F, P, 3] (not clamped) at points xy [F, P, 2] of frames t [F] (frame
+        units, fractional allowed). With return_flow, also the alignment flow
+        [F, P, 2|P|] (normalised units)."""
+        return self(xy, t, return_flow=return_flow)
+
+    def fit_loss(self, xy: Tensor, t: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+        """(MSE against target [F, P, 3], alignment flow) via the fused fitting path."""
+        return self(xy, t, target=target)
+
+    # ------------------------------------------------------------------ normalisation
+    @torch.no_grad()
+    def estimate_bounds(self, xy: Tensor, frames: Sequence[int] | None = None,
+                        frames_per_call: int = 16) -> Tensor:
+        """Normalisation bounds [num_latent, 4] from the current alignment flow, using
+        the points xy [Q, 2] of every frame (or of `frames`)."""
+        cfg = self.config
+        dev = self.norm_bounds.device
+        xy = xy.to(dev, torch.float32)
+        frames = list(range(self.frames)) if frames is None else list(frames)
+        per_grid_x: list[list[Tensor]] = [[] for _ in range(self.num_latent)]
+        per_grid_y: list[list[Tensor]] = [[] for _ in range(self.num_latent)]
+        for c0 in range(0, len(frames), frames_per_call):
+            ts = torch.tensor(frames[c0:c0 + frames_per_call], dtype=torch.float32, device=dev)
+            pts = xy.unsqueeze(0).expand(len(ts), -1, -1)
+            flow = self.alignment_flow(pts, ts)
+            k = self.gop_index(ts).long().tolist()
+            for j, p in enumerate(cfg.neighbors):
+                aligned = pts + flow[..., 2 * j:2 * j + 2]
+                for f, kk in enumerate(k):
+                    per_grid_x[kk + p].append(aligned[f, :, 0])
+                    per_grid_y[kk + p].append(aligned[f, :, 1])
+        out = self.norm_bounds.clone()
+        for g in range(self.num_latent):
+            if not per_grid_x[g]:
+                continue
+            b = compute_bounds(torch.cat(per_grid_x[g]), torch.cat(per_grid_y[g]), cfg.normalization,
+                               cfg.norm_threshold, cfg.norm_bins)
+            out[g] = torch.tensor(b, dtype=out.dtype, device=dev)
+        return out
+
+    def extra_repr(self) -> str:
+        n = self.num_parameters()
+        return (f"{self.width}x{self.height}x{self.frames}, gops={self.num_gops}, "
+                f"latent grids={self.num_latent}, params={n}")
+
+
+def pixel_centres(width: int, height: int, device: torch.device | str | None = None) -> Tensor:
+    """[H*W, 2] normalised (x, y) of every pixel centre, raster order."""
+    xs = (torch.arange(width, dtype=torch.float32, device=device) + 0.5) / width
+    ys = (torch.arange(height, dtype=torch.float32, device=device) + 0.5) / height
+    return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1).reshape(-1, 2)
+
+
+__all__ = ["NVTM", "pixel_centres"]

@@ -1,0 +1,107 @@
+"""Land the file on the target size after fitting.
+
+The weights are coded once; the grids' HEVC QP is then searched so that the whole
+file is as large as possible without exceeding the target by more than the
+tolerance. The static grid (read by every frame) gets a finer QP than the
+per-GOP grids when that fills the budget better, and a finer weight step takes up
+what is left when the coarsest step of QP would leave the file short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..bitstream.format import StreamHeader
+from ..bitstream.writer import write_container
+from ..compress import model_codec
+from ..compress.model_codec import QuantizedModel
+from ..errors import EncodeError
+
+MAX_QP = 51
+
+
+@dataclass
+class RateChoice:
+    """One candidate file: its coding parameters, bytes and what a decoder rebuilds."""
+
+    latent_qp: int | None
+    static_qp: int | None
+    weight_rel_step: float
+    data: bytes
+    recon: QuantizedModel
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def _build(q: QuantizedModel, header: StreamHeader, latent_qp: int | None, static_qp: int | None,
+           rel_step: float, preset: str, encoder_info: dict | None) -> RateChoice:
+    chunks, recon = model_codec.build_chunks(q, latent_qp=latent_qp, static_qp=static_qp, preset=preset,
+                                             encoder_info=encoder_info)
+    data = write_container(model_codec.make_container(header, chunks))
+    return RateChoice(latent_qp, static_qp, rel_step, data, recon)
+
+
+def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeader, target_bytes: float, *,
+                weight_rel_step: float, tolerance: float = 0.03, preset: str = "medium",
+                encoder_info: dict | None = None) -> RateChoice:
+    """The largest file <= target x (1 + tolerance); EncodeError when none exists.
+
+    `quantize(rel_step)` returns the quantised model for a weight step (the caller
+    owns the float model).
+    """
+    upper = target_bytes * (1 + tolerance)
+    lower = target_bytes * (1 - tolerance)
+    q = quantize(weight_rel_step)
+    cache: dict[tuple, RateChoice] = {}
+
+    def build(lq: int | None, sq: int | None, step: float = weight_rel_step, qm: QuantizedModel = q) -> RateChoice:
+        key = (lq, sq, step)
+        if key not in cache:
+            cache[key] = _build(qm, header, lq, sq, step, preset, encoder_info)
+        return cache[key]
+
+    has_static = q.static is not None
+    # lossless grids when they fit: best quality the model can give
+    lossless = build(None, None)
+    if lossless.size <= upper:
+        return lossless
+    coarsest = build(MAX_QP, MAX_QP if has_static else None)
+    if coarsest.size > upper:
+        raise EncodeError(
+            f"cannot reach {target_bytes:.0f} bytes: even the coarsest grid coding gives {coarsest.size} bytes "
+            f"(weights and headers are too large for this --bpp; raise --bpp)")
+    # smallest QP (best quality) that fits, static at the same QP
+    lo, hi = 0, MAX_QP  # invariant: hi fits
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if build(mid, mid if has_static else None).size <= upper:
+            hi = mid
+        else:
+            lo = mid + 1
+    best = build(hi, hi if has_static else None)
+    # finer static grid while it still fits
+    if has_static:
+        for sq in range(hi - 1, max(-1, hi - 9), -1):
+            cand = build(hi, sq)
+            if cand.size > upper:
+                break
+            best = cand
+    # finer weights take up what is left
+    step = weight_rel_step
+    while best.size < lower and step > weight_rel_step / 16:
+        step /= 1.25
+        qm = quantize(step)
+        cand = build(best.latent_qp, best.static_qp, step, qm)
+        if cand.size > upper:
+            break
+        best = cand
+    return best
+
+
+def describe(choice: RateChoice) -> dict:
+    return {"latent_qp": choice.latent_qp, "static_qp": choice.static_qp,
+            "weight_rel_step": choice.weight_rel_step}
+

@@ -1,0 +1,140 @@
+"""Choose the model's size from the bit budget, before fitting.
+
+An INR codec's rate is mostly decided by how many parameters it has, so rate
+control starts here: bpp x pixels gives a bit budget, the budget is split between
+the network weights (entropy-coded, ~bits_per_weight each) and the grids (HEVC,
+~bits_per_grid_value each at a mid QP), and the largest configuration of the
+paper's family that fits each share is chosen. The final file size is then
+trimmed to the target by `rate.search` (HEVC QP of the grids), which has a range
+of roughly 4x in grid bits around these estimates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..errors import EncodeError
+from ..model.config import BaseNetConfig, GridConfig, NVTMConfig
+from ..model.nvtm import NVTM
+
+
+@dataclass(frozen=True)
+class RateModel:
+    """Empirical constants of the size -> bits relation (measured, see benchmarks/RESULTS.md)."""
+
+    bits_per_weight: float = 6.0  # Laplace-coded integers at weight_rel_step (below)
+    weight_rel_step: float = 1 / 16  # weight quantisation step relative to each tensor's RMS
+    bits_per_grid_value: float = 1.0  # 8-bit grids in HEVC at a mid QP
+    weight_share: float = 0.3  # fraction of the budget for the networks
+    static_share: float = 0.15  # fraction of the grid budget for the static grid
+    overhead_bytes: int = 600  # container header, chunk headers, config JSON, ranges
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """What sizing chose and why (reported by `encode --json`)."""
+
+    config: NVTMConfig
+    budget_bits: float
+    weight_params: int
+    grid_values: int
+    est_weight_bits: float
+    est_grid_bits: float
+
+
+def budget_bits(width: int, height: int, frames: int, bpp: float) -> float:
+    return bpp * width * height * frames
+
+
+def _grid_values(g: GridConfig, width: int, height: int, count: int) -> int:
+    return count * g.features * sum(rx * ry for rx, ry in g.resolutions(width, height))
+
+
+def _largest_grid(budget_values: float, width: int, height: int, count: int, *, features: tuple[int, ...],
+                  max_levels: int, scale: float, bases: tuple[int, ...]) -> GridConfig:
+    """The grid with the most values that fits the budget (coarsest candidate if none fits)."""
+    best: tuple[int, GridConfig] | None = None
+    smallest: tuple[int, GridConfig] | None = None
+    for base in bases:
+        for levels in range(1, max_levels + 1):
+            for f in features:
+                g = GridConfig(base_resolution=base, levels=levels, scale=scale, features=f)
+                v = _grid_values(g, width, height, count)
+                if smallest is None or v < smallest[0]:
+                    smallest = (v, g)
+                if v <= budget_values and (best is None or v > best[0]):
+                    best = (v, g)
+    assert smallest is not None
+    return (best or smallest)[1]
+
+
+def weight_params(config: NVTMConfig) -> int:
+    """Network parameters of a config (independent of the video geometry)."""
+    return NVTM(config, 16, 16, 2, seed=None).num_parameters()["weights"]
+
+
+def choose_config(width: int, height: int, frames: int, bpp: float, *,
+                  rate: RateModel = RateModel(), template: NVTMConfig | None = None) -> Sizing:
+    """The largest member of the NVTM family whose estimated size fits bpp."""
+    template = template or NVTMConfig.paper()
+    total = budget_bits(width, height, frames, bpp) - 8 * rate.overhead_bytes
+    if total <= 0:
+        raise EncodeError(f"--bpp {bpp} leaves no room for a model at {width}x{height}x{frames} "
+                          f"(the container alone needs ~{rate.overhead_bytes} bytes)")
+    gop = template.gop_size
+    n_latent = -(-frames // gop) + (1 if 1 in template.neighbors else 0)
+
+    weight_budget = rate.weight_share * total
+    grid_budget_values = (total - weight_budget) / rate.bits_per_grid_value
+    latent = _largest_grid((1 - rate.static_share) * grid_budget_values, width, height, n_latent,
+                           features=(2, 4), max_levels=template.latent.levels, scale=template.latent.scale or 1.8,
+                           bases=(8, 12, 16))
+    static = _largest_grid(rate.static_share * grid_budget_values, width, height, 1,
+                           features=(2,), max_levels=16, scale=1.5, bases=(8, 16))
+
+    # hyper-network: the paper's 1 hidden layer; its head dominates the flow's size
+    flow = dataclasses.replace(template.flow, hyper_hidden=16 if weight_budget > 400_000 else 8)
+    config = dataclasses.replace(template, latent=latent, static=static, flow=flow)
+    width_net = _widest_base(config, weight_budget / rate.bits_per_weight)
+    config = dataclasses.replace(config, base=width_net).validate()
+
+    wp = weight_params(config)
+    gv = _grid_values(config.latent, width, height, n_latent)
+    if config.use_static_grid:
+        gv += _grid_values(config.static, width, height, 1)
+    return Sizing(config, total, wp, gv, wp * rate.bits_per_weight, gv * rate.bits_per_grid_value)
+
+
+def _widest_base(config: NVTMConfig, max_params: float) -> BaseNetConfig:
+    """The widest base network (up to the template's width, at least 16) within max_params."""
+    top = config.base.width
+    best = dataclasses.replace(config.base, width=16, modulator_width=16)
+    lo, hi = 16, top
+    while lo <= hi:  # weight count grows monotonically with width
+        mid = (lo + hi) // 2
+        cand = dataclasses.replace(config.base, width=mid, modulator_width=mid)
+        if weight_params(dataclasses.replace(config, base=cand)) <= max_params:
+            best, lo = cand, mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def describe(s: Sizing) -> dict:
+    c = s.config
+    return {
+        "gop_size": c.gop_size,
+        "latent_levels": c.latent.levels,
+        "latent_features": c.latent.features,
+        "latent_base": c.latent.base_resolution,
+        "static_levels": c.static.levels if c.use_static_grid else 0,
+        "base_width": c.base.width,
+        "base_depth": c.base.depth,
+        "weight_params": s.weight_params,
+        "grid_values": s.grid_values,
+        "budget_bits": round(s.budget_bits),
+        "est_weight_bits": round(s.est_weight_bits),
+        "est_grid_bits": round(s.est_grid_bits),
+    }
+

@@ -1,0 +1,114 @@
+"""Evaluate a fitted model on any grid of (x, y, t): frames at any size, rate and range.
+
+Each output frame is rendered on its own, in fixed row tiles, so a frame's bytes do
+not depend on which other frames are decoded (random access is bit-exact) and the
+peak memory is one tile plus one frame, whatever the output size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .errors import NvcodecError
+
+#: points evaluated per network call; bounds peak memory (activations ~ points x width)
+DEFAULT_TILE_POINTS = 1 << 15
+
+
+@dataclass(frozen=True)
+class TimeGrid:
+    """Output frame times in source-frame units, and the output frame rate."""
+
+    times: tuple[float, ...]
+    fps: Fraction
+
+
+def output_times(
+    source_frames: int,
+    source_fps: Fraction,
+    *,
+    fps_mult: float | None = None,
+    fps: Fraction | None = None,
+    frame_range: tuple[int | None, int | None] | None = None,
+) -> TimeGrid:
+    """Times of the output frames: source frames A..B-1, resampled to the new rate.
+
+    Output frame i of a rate multiplied by m sits at source time A + i/m, and there
+    are round((B - A) m) of them, so the duration is preserved.
+    """
+    a, b = 0, source_frames
+    if frame_range is not None:
+        a = 0 if frame_range[0] is None else frame_range[0]
+        b = source_frames if frame_range[1] is None else frame_range[1]
+    if not (0 <= a < b <= source_frames):
+        raise NvcodecError(f"frame range {a}:{b} is outside the video's 0:{source_frames}")
+    if fps is not None:
+        mult = Fraction(fps) / Fraction(source_fps)
+        out_fps = Fraction(fps)
+    else:
+        mult = Fraction(fps_mult if fps_mult is not None else 1).limit_denominator(1 << 16)
+        out_fps = Fraction(source_fps) * mult
+    if mult <= 0:
+        raise NvcodecError("the frame-rate multiplier must be positive")
+    count = max(1, round((b - a) * mult))
+    last = source_frames - 1
+    times = tuple(min(float(a + Fraction(i) / mult), float(last)) for i in range(count))
+    return TimeGrid(times=times, fps=out_fps.limit_denominator(1 << 20))
+
+
+def output_size(width: int, height: int, chroma: str, *, scale: float | None = None,
+                size: tuple[int, int] | None = None) -> tuple[int, int]:
+    """Output frame size; with 4:2:0 (or 4:2:2 horizontally) rounded to even sizes."""
+    if size is not None:
+        w, h = size
+    elif scale is not None:
+        w, h = width * scale, height * scale
+    else:
+        return width, height
+    even_w = chroma in ("420", "422")
+    even_h = chroma == "420"
+    w = max(2, round(w / 2) * 2) if even_w else max(1, round(w))
+    h = max(2, round(h / 2) * 2) if even_h else max(1, round(h))
+    if w > 16384 or h > 16384:
+        raise NvcodecError(f"output size {w}x{h} is larger than the 16384x16384 limit")
+    return int(w), int(h)
+
+
+def pixel_centres(width: int, height: int, device: torch.device) -> torch.Tensor:
+    """[H*W, 2] normalised (x, y) of pixel centres, row-major."""
+    xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width
+    ys = (torch.arange(height, device=device, dtype=torch.float32) + 0.5) / height
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=-1)
+
+
+@torch.no_grad()
+def render_frame(model: torch.nn.Module, t: float, width: int, height: int, *,
+                 device: torch.device | str = "cpu", tile_points: int = DEFAULT_TILE_POINTS) -> np.ndarray:
+    """One frame as float32 RGB [H, W, 3], clamped to [0, 1]."""
+    device = torch.device(device)
+    out = np.empty((height * width, 3), dtype=np.float32)
+    rows_per_tile = max(1, tile_points // width)
+    t_tensor = torch.tensor([t], dtype=torch.float32, device=device)
+    xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width
+    for y0 in range(0, height, rows_per_tile):
+        y1 = min(height, y0 + rows_per_tile)
+        ys = (torch.arange(y0, y1, device=device, dtype=torch.float32) + 0.5) / height
+        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+        xy = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=-1)[None]
+        rgb = model.forward_frames(xy, t_tensor)[0].clamp_(0.0, 1.0)
+        out[y0 * width:y1 * width] = rgb.float().cpu().numpy()
+    return out.reshape(height, width, 3)
+
+
+def render_frames(model: torch.nn.Module, times: tuple[float, ...] | list[float], width: int, height: int, *,
+                  device: torch.device | str = "cpu",
+                  tile_points: int = DEFAULT_TILE_POINTS) -> Iterator[np.ndarray]:
+    """Yield frames one at a time (bounded memory)."""
+    for t in times:
+        yield render_frame(model, t, width, height, device=device, tile_points=tile_points)
