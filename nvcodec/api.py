@@ -247,12 +247,13 @@ def measure_quality(decoded: torch.nn.Module, fitted: torch.nn.Module | None, in
 
 
 def byte_split(container) -> dict[str, int]:
-    """Bytes of the file by role: header, grids, weights, other (each chunk's overhead included)."""
-    from .bitstream.format import CHUNK_OVERHEAD, HEADER_SIZE
+    """Bytes of the file by role: header (file header, index, config, state), grids, weights, other.
 
-    split = {"header": HEADER_SIZE, "grids": 0, "weights": 0, "other": 0}
+    Each chunk counts with its overhead, so the parts add up to the file size.
+    """
+    split = {"header": 0, "grids": 0, "weights": 0, "other": 0}
     roles = {model_codec.LATENT: "grids", model_codec.STATIC: "grids", model_codec.WEIGHTS: "weights",
-             model_codec.CONFIG: "header", model_codec.STATE: "header"}
+             model_codec.CONFIG: "header", model_codec.STATE: "header", "header": "header", "SIDX": "header"}
     for row in chunk_table(container):
         split[roles.get(row["type"], "other")] += int(row["bytes"])
     return split

@@ -192,12 +192,14 @@ def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, no_lpips: bo
     if as_json:
         emit_json(result)
         return
-    mean = result["mean"]
+    mean = result
     click.echo(
         f"frames {result['frames']}  PSNR Y {_fmt(mean.get('psnr_y'))}  U {_fmt(mean.get('psnr_u'))}  "
         f"V {_fmt(mean.get('psnr_v'))}  YUV {_fmt(mean.get('psnr_yuv'))}  RGB {_fmt(mean.get('psnr_rgb'))} dB  "
         f"MS-SSIM {_fmt(mean.get('ms_ssim'), digits=4)}  LPIPS {_fmt(mean.get('lpips'), digits=4)}"
     )
+    if result.get("identical"):
+        click.echo("the two videos are identical (PSNR is infinite)")
     if mean.get("lpips") is None and result.get("lpips_unavailable_reason"):
         say(f"LPIPS unavailable: {result['lpips_unavailable_reason']}", quiet)
     if per_frame:

@@ -7,7 +7,9 @@ histogram them with `bins` bins per unit length on a lattice anchored at 0, and
 call a bin *dense* when it holds at least r_th times the count a uniform spread of
 the same samples over [0, 1] would put in it (r_th * n / bins). The bounds are the
 outer edges of the longest contiguous run of dense bins (ties: the run with more
-samples). Without motion the coordinates fill [0, 1] uniformly and the bounds are
+samples). To keep sampling noise from splitting a dense region, the counts are
+smoothed with a [1, 2, 1] / 4 kernel and the bin count is reduced to
+floor(sqrt(n) / 2) when there are few samples. Without motion the coordinates fill [0, 1] uniformly and the bounds are
 exactly [0, 1]; under a pan, the strip that fewer than r_th of the frames reach is
 clipped instead of stretching the grid.
 
@@ -29,14 +31,17 @@ def adaptive_bounds_1d(x: Tensor, r_th: float, bins: int) -> tuple[float, float]
     if x.numel() == 0:
         return 0.0, 1.0
     x = x.clamp(_LO, _HI)
+    bins = max(2, min(bins, int(x.numel() ** 0.5 / 2)))
     start = int(torch.floor(x.min() * bins).item())
     stop = int(torch.floor(x.max() * bins).item()) + 1
     idx = (torch.floor(x * bins).long() - start).clamp_(0, stop - start - 1)
-    counts = torch.bincount(idx, minlength=stop - start).cpu()
-    dense = (counts.double() >= r_th * x.numel() / bins).tolist()
+    counts = torch.bincount(idx, minlength=stop - start).cpu().double()
+    padded = torch.cat([counts[:1], counts, counts[-1:]])
+    smooth = 0.25 * padded[:-2] + 0.5 * padded[1:-1] + 0.25 * padded[2:]
+    dense = (smooth >= r_th * x.numel() / bins).tolist()
     best = (0, 0, -1)  # (length, count, start index)
     i = 0
-    cl = counts.tolist()
+    cl = smooth.tolist()
     while i < len(dense):
         if not dense[i]:
             i += 1

@@ -1,0 +1,122 @@
+"""End to end on the bundled real clip: encode -> file -> decode, and the encoder's claims hold.
+
+The encode is tiny (4 frames, few steps) so CI stays fast; what is checked is the
+honesty of the file, not the quality a long fit reaches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nvcodec import api
+from nvcodec.video import open_video, sample_clip_path
+
+FRAMES = 4
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nvcodec", *args], capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("e2e") / "clip.nvc"
+    r = run_cli("encode", str(sample_clip_path()), "-o", str(out), "--bpp", "0.3", "--steps", "40",
+                "--frames", f"0:{FRAMES}", "--json", "-q")
+    assert r.returncode == 0, r.stderr
+    return out, json.loads(r.stdout)
+
+
+def test_reported_bpp_is_the_file_size(encoded):
+    path, rep = encoded
+    size = path.stat().st_size
+    assert rep["bytes"] == size
+    assert rep["bpp"] == pytest.approx(size * 8 / (320 * 240 * FRAMES))
+    assert rep["bpp"] <= 0.3 * 1.03
+    assert sum(rep["byte_split"].values()) == size
+    assert (rep["width"], rep["height"], rep["frames"]) == (320, 240, FRAMES)
+
+
+def test_decoding_the_file_gives_the_reported_psnr(encoded, tmp_path):
+    path, rep = encoded
+    dec = tmp_path / "dec.y4m"
+    r = run_cli("decode", str(path), "-o", str(dec), "--json", "-q")
+    assert r.returncode == 0, r.stderr
+    drep = json.loads(r.stdout)
+    assert (drep["frames"], drep["width"], drep["height"]) == (FRAMES, 320, 240)
+    ref = tmp_path / "ref.y4m"
+    from nvcodec.video import create_writer
+
+    with open_video(sample_clip_path()) as reader, create_writer(ref, reader.info.replace(frames=FRAMES),
+                                                                 overwrite=False) as w:
+        for i in range(FRAMES):
+            w.write(reader.read(i))
+    ev = api.evaluate(ref, dec, lpips=False, device="cpu")
+    assert ev["psnr_yuv"] == pytest.approx(rep["psnr_yuv"], abs=0.05)
+    assert ev["psnr_rgb"] == pytest.approx(rep["psnr"], abs=0.05)
+    assert rep["psnr"] > 15.0  # a real reconstruction, not noise
+
+
+def test_decode_is_deterministic_and_random_access_is_exact(encoded, tmp_path):
+    path, _ = encoded
+    a, b, part = tmp_path / "a.y4m", tmp_path / "b.y4m", tmp_path / "part.y4m"
+    for out, extra in ((a, []), (b, []), (part, ["--frames", "1:3"])):
+        r = run_cli("decode", str(path), "-o", str(out), "-q", *extra)
+        assert r.returncode == 0, r.stderr
+    assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
+    with open_video(a) as full, open_video(part) as sub:
+        assert len(sub) == 2
+        for k in range(2):
+            for p_full, p_sub in zip(full.read(1 + k).planes, sub.read(k).planes):
+                np.testing.assert_array_equal(p_full, p_sub)
+
+
+@pytest.mark.parametrize("args,shape", [
+    (["--scale", "2", "--fps-mult", "2"], (640, 480, 2 * FRAMES)),
+    (["--scale", "0.5"], (160, 120, FRAMES)),
+    (["--scale", "1.5"], (480, 360, FRAMES)),
+    (["--size", "100x50", "--frames", "1:3", "--fps-mult", "1.5"], (100, 50, 3)),
+])
+def test_decode_any_size_and_rate(encoded, tmp_path, args, shape):
+    path, _ = encoded
+    out = tmp_path / "o.y4m"
+    r = run_cli("decode", str(path), "-o", str(out), "--json", "-q", *args)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert (rep["width"], rep["height"], rep["frames"]) == shape
+    with open_video(out) as v:
+        assert (v.info.width, v.info.height, len(v)) == shape
+
+
+def test_fps_mult_doubles_header_rate(encoded, tmp_path):
+    path, _ = encoded
+    out = tmp_path / "o.y4m"
+    assert run_cli("decode", str(path), "-o", str(out), "--fps-mult", "2", "-q").returncode == 0
+    with open_video(out) as v:
+        assert v.info.fps == 50
+
+
+def test_info_on_nvc(encoded):
+    path, rep = encoded
+    r = run_cli("info", str(path), "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["format"] == "nvc" and info["version"] == "1.0"
+    assert (info["width"], info["height"], info["frames"]) == (320, 240, FRAMES)
+    assert info["bytes"] == path.stat().st_size
+    assert info["byte_split"] == rep["byte_split"]
+    assert {c["type"] for c in info["chunks"]} >= {"SIDX", "MCFG", "GLAT", "WGTS", "NEND"}
+
+
+def test_png_output(encoded, tmp_path):
+    path, _ = encoded
+    r = run_cli("decode", str(path), "-o", str(tmp_path / "f_%03d.png"), "--frames", "0:2", "-q")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.glob("f_*.png")) == ["f_000.png", "f_001.png"]
