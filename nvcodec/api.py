@@ -347,7 +347,7 @@ def _json_or_none(payload: bytes) -> Any:
 
     try:
         return json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # informative chunk: any garbage is None
         return None
 
 

@@ -313,6 +313,43 @@ def decode(input_path: Path, output: Path, scale, out_size, fps_mult, out_fps, f
     )
 
 
+@cli.command()
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), default=Path("nvcodec-demo"),
+              show_default=True, help="Folder for the demo's files (created; its demo files are replaced).")
+@click.option("--bpp", type=click.FloatRange(min=0.001, max=24.0), default=0.2, show_default=True)
+@click.option("--time", "time_budget", type=click.FloatRange(min=0.5), default=30.0, show_default=True,
+              help="Wall-clock seconds for fitting.")
+@device_opt
+@json_opt
+@quiet_opt
+def demo(out_dir: Path, bpp: float, time_budget: float, device: str, as_json: bool, quiet: bool) -> None:
+    """Encode the bundled sample clip, decode the file, and measure it: bpp and PSNR."""
+    from . import api
+    from .video import sample_clip_path
+
+    src = sample_clip_path()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise click.UsageError(f"{out_dir} exists and is not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nvc, y4m = out_dir / "sample.nvc", out_dir / "sample_decoded.y4m"
+    say(f"encoding {src.name} at {bpp} bpp for {time_budget:g} s ...", quiet)
+    enc = api.encode(src, nvc, api.EncodeOptions(bpp=bpp, time_budget=time_budget, device=device,
+                                                  overwrite=True, progress=not quiet))
+    dec = api.decode(nvc, y4m, api.DecodeOptions(device=device, overwrite=True, progress=not quiet))
+    ev = api.evaluate(src, y4m, lpips=False, device=device)
+    result = {"input": str(src), "nvc": str(nvc), "decoded": str(y4m), "bytes": enc.bytes, "bpp": enc.bpp,
+              "target_bpp": bpp, "encoder_psnr_rgb": enc.psnr, "encoder_psnr_yuv": enc.psnr_yuv,
+              "decoded_psnr_rgb": ev["psnr_rgb"], "decoded_psnr_yuv": ev["psnr_yuv"], "ms_ssim": ev["ms_ssim"],
+              "encode_seconds": enc.encode_seconds, "decode_seconds": dec.decode_seconds}
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"{nvc}: {enc.bytes} bytes = {enc.bpp:.4f} bpp (target {bpp}); encoded in {enc.encode_seconds:.1f} s")
+    click.echo(f"decoded {y4m} in {dec.decode_seconds:.1f} s: PSNR YUV {_fmt(ev['psnr_yuv'])} dB "
+               f"(encoder said {_fmt(enc.psnr_yuv)}), RGB {_fmt(ev['psnr_rgb'])} dB, "
+               f"MS-SSIM {_fmt(ev['ms_ssim'], digits=4)}")
+
+
 # ---------------------------------------------------------------- entry point
 
 def main(argv: list[str] | None = None) -> int:

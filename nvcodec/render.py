@@ -18,6 +18,8 @@ from .errors import NvcodecError
 
 #: points evaluated per network call; bounds peak memory (activations ~ points x width)
 DEFAULT_TILE_POINTS = 1 << 15
+#: most output frames one decode may produce (the container's own frame limit)
+MAX_OUTPUT_FRAMES = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ def output_times(
     if mult <= 0:
         raise NvcodecError("the frame-rate multiplier must be positive")
     count = max(1, round((b - a) * mult))
+    if count > MAX_OUTPUT_FRAMES:  # before building the list of times (a huge --fps must not hang us)
+        raise NvcodecError(f"{count} output frames requested, over the limit of {MAX_OUTPUT_FRAMES}")
     last = source_frames - 1
     times = tuple(min(float(a + Fraction(i) / mult), float(last)) for i in range(count))
     return TimeGrid(times=times, fps=out_fps.limit_denominator(1 << 20))

@@ -39,6 +39,8 @@ KNOWN_TYPES = frozenset({CONFIG, STATE, LATENT, STATIC, WEIGHTS, ENCODER_INFO})
 
 #: a decoder refuses configs implying more than this (memory a hostile file could ask for)
 MAX_GRID_VALUES = 1 << 27
+#: ... or more decoded mosaic samples than this per grid kind (N x Wc x Hc, padding included)
+MAX_CANVAS_SAMPLES = 1 << 29
 MAX_WEIGHT_VALUES = 1 << 24
 MAX_CONFIG_BYTES = 1 << 16
 
@@ -135,7 +137,10 @@ def decode_grid_payload(payload: bytes, shapes: list[tuple[int, int, int, int]],
         if not (np.isfinite(lo).all() and np.isfinite(hi).all() and (hi > lo).all()):
             raise BitstreamError(f"{what} chunk: channel ranges must be finite with hi > lo")
         ranges.append((lo, hi))
-    codes = grid_codec.decode_levels(payload[pos:], shapes)
+    try:
+        codes = grid_codec.decode_levels(payload[pos:], shapes)
+    except ValueError as exc:  # a geometry the grid codec cannot carry (check_model_size refuses it first)
+        raise BitstreamError(f"{what} chunk: unsupported grid geometry: {exc}") from None
     return GridSet(codes, ranges)
 
 
@@ -207,6 +212,18 @@ def check_model_size(config: NVTMConfig, width: int, height: int, frames: int) -
         grid_values += sum(config.static.features * rx * ry for rx, ry in config.static.resolutions(width, height))
     if grid_values > MAX_GRID_VALUES:
         raise BitstreamError(f"model config implies {grid_values} grid values, over the {MAX_GRID_VALUES} limit")
+    # the HEVC decoder outputs padded mosaics: tiny grids in many canvases must not slip through
+    kinds = [(LATENT, n_latent, config.latent)] + ([(STATIC, 1, config.static)] if config.use_static_grid else [])
+    for what, n, grid in kinds:
+        if n > grid_codec.MAX_FRAMES:
+            raise BitstreamError(f"model config implies {n} {what} grids, over the {grid_codec.MAX_FRAMES} limit")
+        try:
+            lay = grid_codec.mosaic_layout([(n, grid.features, ry, rx) for rx, ry in grid.resolutions(width, height)])
+        except ValueError as exc:
+            raise BitstreamError(f"model config implies an unsupported {what} grid mosaic: {exc}") from None
+        if n * lay.width * lay.height > MAX_CANVAS_SAMPLES:
+            raise BitstreamError(f"model config implies {n} {what} mosaics of {lay.width}x{lay.height}, "
+                                 f"over the {MAX_CANVAS_SAMPLES}-sample limit")
     b, f = config.base, config.flow
     z = config.latent_dim
     base = b.depth * (b.width * (b.width + z + 4) + b.modulator_width * (b.modulator_width + z + 1)) + 4 * b.width
@@ -252,7 +269,10 @@ def quantized_from_container(container: Container) -> QuantizedModel:
             raise BitstreamError(f"duplicate chunk {type_}")
     config = parse_config(need(CONFIG))
     check_model_size(config, h.width, h.height, h.frames)
-    shell = NVTM(config, h.width, h.height, h.frames, seed=None)  # shapes only; filled below
+    # shapes only, on the meta device: a file must not make us allocate (up to the
+    # MAX_GRID_VALUES limit) before its payloads prove they hold that much data
+    with torch.device("meta"):
+        shell = NVTM(config, h.width, h.height, h.frames, seed=None)
     n_state = sum(t.numel() for t in shell.state_tensors().values())
     state_bytes = need(STATE)
     if len(state_bytes) != 4 * n_state:

@@ -31,6 +31,9 @@ PRECISION = 24  # bits of the fixed-point probabilities (constriction's default)
 TOTAL = 1 << PRECISION
 MAX_ALPHABET = 1 << 20  # widest [lo, hi] range an entropy model may cover
 MAX_TENSORS = 1 << 16
+#: sum of K over the entropy-coded records of one payload: bounds the table-building work a
+#: (hostile) file can ask of a decoder; the encoder codes RAW what would exceed it
+MAX_TABLE_TOTAL = 1 << 22
 F0 = 1 << 31  # unnormalised weight of the table's centre
 
 MODEL_RAW = 0
@@ -192,9 +195,9 @@ def _encode_entropy(sym: np.ndarray, model: int, size: int, centre: int, p: int)
     return coder.get_compressed().astype("<u4").tobytes()
 
 
-def _encode_one(x: np.ndarray) -> bytes:
+def _encode_one(x: np.ndarray, table_budget: int = MAX_TABLE_TOTAL) -> bytes:
     model, lo, hi, centre, p, _ = _best_model(x)
-    if model == MODEL_RAW:
+    if model == MODEL_RAW or hi - lo + 1 > table_budget:
         u = (x.astype(np.int64) - lo).astype(np.uint64)
         return _RAW.pack(MODEL_RAW, x.size, lo, hi) + _pack_raw(u, (hi - lo).bit_length())
     words = _encode_entropy(x.astype(np.int64) - lo, model, hi - lo + 1, centre, p)
@@ -206,11 +209,18 @@ def _encode_one(x: np.ndarray) -> bytes:
     return record
 
 
+def _table_size(record: bytes | memoryview) -> int:
+    """K = hi - lo + 1 of an entropy-coded record (its first 25 bytes)."""
+    _, _, lo, hi, _, _, _ = _ENT.unpack_from(record, 0)
+    return hi - lo + 1
+
+
 def encode_tensors(tensors: Sequence[np.ndarray]) -> bytes:
     """Code a list of integer tensors (values must fit int32); shapes are not stored."""
     if len(tensors) > MAX_TENSORS:
         raise ValueError(f"too many tensors ({len(tensors)} > {MAX_TENSORS})")
     parts = [_HEAD.pack(FORMAT_VERSION, len(tensors))]
+    tables = 0
     for i, t in enumerate(tensors):
         x = np.asarray(t)
         if x.dtype.kind not in "iu":
@@ -220,7 +230,10 @@ def encode_tensors(tensors: Sequence[np.ndarray]) -> bytes:
             raise ValueError(f"tensor {i}: too many elements ({x.size})")
         if x.size and (x.min() < -(1 << 31) or x.max() >= (1 << 31)):
             raise ValueError(f"tensor {i}: values do not fit int32")
-        parts.append(_encode_one(x))
+        rec = _encode_one(x, MAX_TABLE_TOTAL - tables)
+        if rec[0] != MODEL_RAW:
+            tables += _table_size(rec)
+        parts.append(rec)
     return b"".join(parts)
 
 
@@ -312,8 +325,15 @@ def decode_tensors(data: bytes, shapes: Sequence[tuple[int, ...]]) -> list[np.nd
         raise BitstreamError(f"weight payload holds {count} tensors, the model expects {len(shapes)}")
     pos = _HEAD.size
     out: list[np.ndarray] = []
+    tables = 0
     for i, shape in enumerate(shapes):
         n = math.prod(int(s) for s in shape)
+        if pos < len(mv) and mv[pos] in (MODEL_LAPLACE, MODEL_GAUSS) and pos + _ENT.size <= len(mv):
+            k = _table_size(mv[pos : pos + _ENT.size])
+            tables += k if 2 <= k <= MAX_ALPHABET else 0  # other K: _decode_one names the problem
+            if tables > MAX_TABLE_TOTAL:
+                raise BitstreamError(
+                    f"weight tensor {i}: the probability tables add up to over {MAX_TABLE_TOTAL} symbols")
         arr, pos = _decode_one(mv, pos, n, i)
         out.append(arr.reshape(tuple(int(s) for s in shape)))
     if pos != len(mv):

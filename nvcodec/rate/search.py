@@ -57,10 +57,13 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
     q = quantize(weight_rel_step)
     cache: dict[tuple, RateChoice] = {}
 
-    def build(lq: int | None, sq: int | None, step: float = weight_rel_step, qm: QuantizedModel = q) -> RateChoice:
+    def build(lq: int | None, sq: int | None, step: float | None = None,
+              qm: QuantizedModel | None = None) -> RateChoice:
+        """The file for these settings; by default the current weight step and its quantised model."""
+        step = weight_rel_step if step is None else step
         key = (lq, sq, step)
         if key not in cache:
-            cache[key] = _build(qm, header, lq, sq, step, preset, encoder_info)
+            cache[key] = _build(qm or q, header, lq, sq, step, preset, encoder_info)
         return cache[key]
 
     has_static = q.static is not None
@@ -69,10 +72,18 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
     if lossless.size <= upper:
         return lossless
     coarsest = build(MAX_QP, MAX_QP if has_static else None)
+    # weights too large for the budget even with the coarsest grids: coarser weight steps
+    while coarsest.size > upper and weight_rel_step < 1.0:
+        weight_rel_step *= 1.5
+        q = quantize(weight_rel_step)
+        coarsest = build(MAX_QP, MAX_QP if has_static else None, weight_rel_step, q)
+        lossless = build(None, None, weight_rel_step, q)
+        if lossless.size <= upper:
+            return lossless
     if coarsest.size > upper:
         raise EncodeError(
-            f"cannot reach {target_bytes:.0f} bytes: even the coarsest grid coding gives {coarsest.size} bytes "
-            f"(weights and headers are too large for this --bpp; raise --bpp)")
+            f"cannot reach {target_bytes:.0f} bytes: the smallest file this model allows is {coarsest.size} bytes "
+            f"(~{coarsest.size / target_bytes:.1f}x the target); raise --bpp")
     # smallest QP (best quality) that fits, static at the same QP
     lo, hi = 0, MAX_QP  # invariant: hi fits
     while lo < hi:
@@ -91,7 +102,7 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
             best = cand
     # finer weights take up what is left
     step = weight_rel_step
-    while best.size < lower and step > weight_rel_step / 16:
+    while best.size < lower and step > weight_rel_step / 8:
         step /= 1.25
         qm = quantize(step)
         cand = build(best.latent_qp, best.static_qp, step, qm)

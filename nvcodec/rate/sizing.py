@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..errors import EncodeError
-from ..model.config import BaseNetConfig, GridConfig, NVTMConfig
+from ..model.config import BaseNetConfig, FlowConfig, GridConfig, NVTMConfig
 from ..model.nvtm import NVTM
 
 
@@ -93,11 +93,10 @@ def choose_config(width: int, height: int, frames: int, bpp: float, *,
     static = _largest_grid(rate.static_share * grid_budget_values, width, height, 1,
                            features=(2,), max_levels=16, scale=1.5, bases=(8, 16))
 
-    # hyper-network: the paper's 1 hidden layer; its head dominates the flow's size
-    flow = dataclasses.replace(template.flow, hyper_hidden=16 if weight_budget > 400_000 else 8)
-    config = dataclasses.replace(template, latent=latent, static=static, flow=flow)
-    width_net = _widest_base(config, weight_budget / rate.bits_per_weight)
-    config = dataclasses.replace(config, base=width_net).validate()
+    config = dataclasses.replace(template, latent=latent, static=static)
+    weight_param_budget = weight_budget / rate.bits_per_weight
+    config = dataclasses.replace(config, flow=_largest_flow(config, 0.25 * weight_param_budget))
+    config = dataclasses.replace(config, base=_widest_base(config, weight_param_budget)).validate()
 
     wp = weight_params(config)
     gv = _grid_values(config.latent, width, height, n_latent)
@@ -106,11 +105,26 @@ def choose_config(width: int, height: int, frames: int, bpp: float, *,
     return Sizing(config, total, wp, gv, wp * rate.bits_per_weight, gv * rate.bits_per_grid_value)
 
 
+#: alignment-flow sizes, largest first: (SIREN layers, hidden units, hyper-network hidden units);
+#: the first is the paper's 5 x 8 SIREN with a 1-layer hyper-network
+FLOW_SIZES = ((5, 8, 16), (5, 8, 8), (4, 6, 6), (3, 4, 4))
+
+
+def _largest_flow(config: NVTMConfig, max_params: float) -> FlowConfig:
+    """The largest flow network whose parameters stay within max_params (the smallest otherwise)."""
+    for layers, hidden, hyper in FLOW_SIZES:
+        flow = dataclasses.replace(config.flow, layers=layers, hidden=hidden, hyper_hidden=hyper)
+        tiny_base = dataclasses.replace(config.base, width=1, modulator_width=1, depth=1)
+        if weight_params(dataclasses.replace(config, flow=flow, base=tiny_base)) <= max_params:
+            return flow
+    return flow
+
+
 def _widest_base(config: NVTMConfig, max_params: float) -> BaseNetConfig:
-    """The widest base network (up to the template's width, at least 16) within max_params."""
+    """The widest base network (up to the template's width, at least 8) within max_params."""
     top = config.base.width
-    best = dataclasses.replace(config.base, width=16, modulator_width=16)
-    lo, hi = 16, top
+    best = dataclasses.replace(config.base, width=8, modulator_width=8)
+    lo, hi = 8, top
     while lo <= hi:  # weight count grows monotonically with width
         mid = (lo + hi) // 2
         cand = dataclasses.replace(config.base, width=mid, modulator_width=mid)

@@ -1,0 +1,1 @@
+"""Published rate-distortion points of other codecs (reference only, other datasets)."""

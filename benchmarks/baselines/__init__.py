@@ -1,0 +1,1 @@
+"""Re-implementations of other neural video representations, for the speed benchmark."""

@@ -1,0 +1,262 @@
+"""Helpers every benchmark shares: clips, machine description, result files, CLI bits.
+
+Each benchmark writes into one results folder: `<name>.csv` (one row per measurement),
+`<name>.md` (a Markdown table plus the run's settings), `meta.json` (machine, commit,
+settings) and PNG plots. Nothing here measures anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+#: the shared clips beside the checkout (`../shared/clips` from the repository root)
+DEFAULT_CLIPS_DIR = REPO_ROOT.parent / "shared" / "clips"
+
+
+# ------------------------------------------------------------------ clips
+
+def find_clips(names: Sequence[str], clips_dir: Path = DEFAULT_CLIPS_DIR) -> list[Path]:
+    """Resolve clip names to files: an existing path, or a file of `clips_dir` whose name
+    starts with the given name (`foreman_cif` -> `foreman_cif_60f.y4m`)."""
+    out = []
+    for name in names:
+        p = Path(name)
+        if p.is_file():
+            out.append(p)
+            continue
+        hits = sorted(clips_dir.glob(f"{name}*.y4m")) if clips_dir.is_dir() else []
+        if not hits:
+            raise SystemExit(f"clip {name!r} not found (no file, and nothing matches in {clips_dir})")
+        out.append(hits[0])
+    return out
+
+
+def clip_label(path: Path) -> str:
+    """Short name of a clip for tables and plots (file stem)."""
+    return Path(path).stem
+
+
+def prepare_clip(path: Path, frames: int | None, workdir: Path) -> Path:
+    """`path` itself, or a copy of its first `frames` frames written to `workdir` (y4m)."""
+    from nvcodec.video import create_writer, open_video
+
+    with open_video(path) as reader:
+        total = len(reader)
+        if frames is None or frames >= total:
+            return Path(path)
+        workdir.mkdir(parents=True, exist_ok=True)
+        dst = workdir / f"{Path(path).stem}_first{frames}f.y4m"
+        with create_writer(dst, reader.info.replace(frames=frames), overwrite=True) as writer:
+            for i in range(frames):
+                writer.write(reader.read(i))
+    return dst
+
+
+def load_clip(path: Path) -> tuple[Any, list, np.ndarray]:
+    """(VideoInfo, source YUV frames, float32 RGB [T, H, W, 3] in [0, 1])."""
+    from nvcodec.api import load_source
+    from nvcodec.video.color import yuv_to_rgb
+
+    info, frames = load_source(path)
+    rgb = np.stack([yuv_to_rgb(f, info) for f in frames]).astype(np.float32)
+    return info, frames, rgb
+
+
+def rgb_uint8_tensor(rgb: np.ndarray):
+    """float RGB in [0, 1] -> uint8 torch tensor [T, H, W, 3] (what nvcodec's fit takes)."""
+    import torch
+
+    return torch.from_numpy(np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8))
+
+
+# ------------------------------------------------------------------ machine / provenance
+
+def git_commit() -> str:
+    """`<sha>` of HEAD, with `+dirty` when the working tree has changes; '?' without git."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return (sha or "?") + ("+dirty" if dirty else "")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_description(device: str = "cpu") -> dict[str, Any]:
+    """Where and with what the numbers were measured."""
+    import torch
+
+    import nvcodec
+
+    d: dict[str, Any] = {
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "nvcodec": nvcodec.__version__,
+        "commit": git_commit(),
+        "device": device,
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        d["gpu"] = torch.cuda.get_device_name(0)
+    try:
+        import av
+
+        d["pyav"] = av.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    return d
+
+
+def machine_line(meta: Mapping[str, Any]) -> str:
+    """One Markdown line naming the machine and commit."""
+    gpu = f", GPU {meta['gpu']}" if meta.get("gpu") else ""
+    return (f"Measured {meta['date']} on {meta['cpu']} ({meta['cpu_count']} cores, torch "
+            f"{meta['torch']}, {meta['torch_threads']} threads{gpu}), device `{meta['device']}`, "
+            f"nvcodec {meta['nvcodec']} at commit `{meta['commit']}`.")
+
+
+# ------------------------------------------------------------------ result files
+
+def fmt(v: Any, digits: int = 3) -> str:
+    """A table cell: floats rounded, None/NaN as '-'."""
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "-"
+        if math.isinf(v):
+            return "inf"
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Path:
+    """Rows as CSV with exactly `columns` (missing keys left empty; floats in full)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
+    return path
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+                   headers: Sequence[str] | None = None, digits: int = 3) -> str:
+    """A GitHub Markdown table of `columns` of `rows`."""
+    head = list(headers or columns)
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(fmt(r.get(c), digits) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def write_markdown(path: Path, title: str, sections: Iterable[str], meta: Mapping[str, Any]) -> Path:
+    """A Markdown report: title, machine line, then the given sections (tables, notes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = [f"# {title}", "", machine_line(meta), ""]
+    for s in sections:
+        body += [s, ""]
+    path.write_text("\n".join(body))
+    return path
+
+
+def write_meta(out: Path, meta: Mapping[str, Any], settings: Mapping[str, Any]) -> Path:
+    """meta.json: the machine description and the run's settings."""
+    out.mkdir(parents=True, exist_ok=True)
+    p = out / "meta.json"
+    p.write_text(json.dumps({"machine": dict(meta), "settings": dict(settings)}, indent=2, default=str))
+    return p
+
+
+# ------------------------------------------------------------------ CLI
+
+def float_list(text: str) -> list[float]:
+    """'0.05,0.1' -> [0.05, 0.1]."""
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from e
+
+
+def int_list(text: str) -> list[int]:
+    """'23,28' -> [23, 28]."""
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from e
+
+
+def str_list(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def base_parser(name: str, description: str) -> argparse.ArgumentParser:
+    """A parser with the options every benchmark has: --out, --clips-dir, --device, --seed, --threads."""
+    p = argparse.ArgumentParser(prog=f"python -m benchmarks.{name}", description=description,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results" / name,
+                   help="results folder (CSV, Markdown, PNG, meta.json)")
+    p.add_argument("--clips-dir", type=Path, default=DEFAULT_CLIPS_DIR,
+                   help="where clip names given without a path are looked up")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | auto (for the neural methods)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    return p
+
+
+def apply_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def say(msg: str) -> None:
+    """Progress on stderr (results go to files)."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+def pyplot():
+    """matplotlib.pyplot with a non-interactive backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

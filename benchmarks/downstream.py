@@ -1,0 +1,146 @@
+"""Downstream tasks of a coordinate network (paper Sec. 4.4), each against a simple baseline.
+
+- super-resolution: encode a x0.5 (area) version, decode --scale 2, PSNR vs the original;
+  baseline: bicubic upscaling of the x1 decode of the same file;
+- frame interpolation: encode only the even frames, decode --fps-mult 2, PSNR of the odd
+  frames vs the originals; baseline: the average of the two decoded neighbours;
+- inpainting: encode with --mask-boxes (masked pixels left out of fitting), PSNR inside the
+  masks; baseline: temporal-median fill from the unmasked pixels of the source;
+- decode speed: frames/s of decoding the default (--bpp 0.1) CIF file at its own size.
+All PSNRs are RGB (peak 1) on the pixels named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from nvcodec import api
+from nvcodec.masks import random_boxes
+from nvcodec.video import create_writer, open_video
+from nvcodec.video.color import rgb_to_yuv, yuv_to_rgb
+
+from .common import (apply_threads, base_parser, find_clips, load_clip, machine_description, markdown_table, say,
+                     write_csv, write_markdown, write_meta)
+
+COLUMNS = ["task", "clip", "nvcodec_psnr", "baseline", "baseline_psnr", "gain_db", "bpp", "detail"]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(1.0 / max(float(np.mean((a.astype(np.float64) - b) ** 2)), 1e-12)))
+
+
+def write_rgb_clip(path: Path, info, rgb: np.ndarray) -> Path:
+    out = info.replace(width=rgb.shape[2], height=rgb.shape[1], frames=len(rgb))
+    with create_writer(path, out, overwrite=True) as w:
+        for f in rgb:
+            w.write(rgb_to_yuv(f, out))
+    return path
+
+
+def read_rgb_clip(path: Path) -> np.ndarray:
+    with open_video(path) as r:
+        return np.stack([yuv_to_rgb(r.read(i), r.info) for i in range(len(r))])
+
+
+def encode(src: Path, dst: Path, a, **extra) -> api.EncodeReport:
+    return api.encode(src, dst, api.EncodeOptions(bpp=a.bpp, time_budget=a.time, device=a.device, seed=a.seed,
+                                                  overwrite=True, progress=False, **extra))
+
+
+def decode(src: Path, dst: Path, a, **extra) -> api.DecodeReport:
+    return api.decode(src, dst, api.DecodeOptions(device=a.device, overwrite=True, progress=False, **extra))
+
+
+def super_resolution(clip: Path, work: Path, a) -> dict:
+    info, _, rgb = load_clip(clip)
+    w2, h2 = info.width // 4 * 2, info.height // 4 * 2
+    small = np.stack([cv2.resize(f, (w2, h2), interpolation=cv2.INTER_AREA) for f in rgb])
+    src = write_rgb_clip(work / "sr_half.y4m", info, small)
+    rep = encode(src, work / "sr.nvc", a)
+    big = read_rgb_clip(decode(work / "sr.nvc", work / "sr_x2.y4m", a, size=(info.width, info.height)).output)
+    one = read_rgb_clip(decode(work / "sr.nvc", work / "sr_x1.y4m", a).output)
+    bicubic = np.stack([np.clip(cv2.resize(f, (info.width, info.height), interpolation=cv2.INTER_CUBIC), 0, 1)
+                        for f in one])
+    n, b = psnr(big, rgb), psnr(bicubic, rgb)
+    return {"task": "super-resolution x2", "clip": clip.stem, "nvcodec_psnr": n, "baseline": "bicubic of x1 decode",
+            "baseline_psnr": b, "gain_db": n - b, "bpp": rep.bpp,
+            "detail": f"encoded {w2}x{h2}, decoded {info.width}x{info.height}"}
+
+
+def interpolation(clip: Path, work: Path, a) -> dict:
+    info, _, rgb = load_clip(clip)
+    even = rgb[0::2]
+    src = write_rgb_clip(work / "fi_even.y4m", info.replace(fps=info.fps / 2), even)
+    rep = encode(src, work / "fi.nvc", a)
+    doubled = read_rgb_clip(decode(work / "fi.nvc", work / "fi_x2.y4m", a, fps_mult=2).output)
+    one = read_rgb_clip(decode(work / "fi.nvc", work / "fi_x1.y4m", a).output)
+    odd = [j for j in range(1, 2 * len(even) - 2, 2) if j < len(rgb)]  # interior odd frames only
+    n = psnr(np.stack([doubled[j] for j in odd]), np.stack([rgb[j] for j in odd]))
+    blend = np.stack([(one[(j - 1) // 2] + one[(j + 1) // 2]) / 2 for j in odd])
+    b = psnr(blend, np.stack([rgb[j] for j in odd]))
+    return {"task": "frame interpolation x2", "clip": clip.stem, "nvcodec_psnr": n,
+            "baseline": "average of decoded neighbours", "baseline_psnr": b, "gain_db": n - b, "bpp": rep.bpp,
+            "detail": f"{len(even)} even frames encoded, {len(odd)} odd frames evaluated"}
+
+
+def inpainting(clip: Path, work: Path, a) -> dict:
+    info, _, rgb = load_clip(clip)
+    size = max(8, round(100 * info.width / 1920 * 2))  # the paper's 100 px boxes at HD, twice as large here
+    boxes = (10, size)
+    mask = random_boxes(info.frames, info.height, info.width, boxes[0], boxes[1], a.seed)
+    rep = encode(clip, work / "ip.nvc", a, mask_boxes=boxes)
+    out = read_rgb_clip(decode(work / "ip.nvc", work / "ip.y4m", a).output)
+    known = np.where(mask[..., None], np.nan, rgb)
+    median = np.nanmedian(known, axis=0)  # per pixel over the frames where it is known
+    fill = np.where(np.isnan(median), np.nanmean(known), median)
+    n = psnr(out[mask], rgb[mask])
+    b = psnr(np.broadcast_to(fill, rgb.shape)[mask], rgb[mask])
+    return {"task": "inpainting", "clip": clip.stem, "nvcodec_psnr": n, "baseline": "temporal median fill",
+            "baseline_psnr": b, "gain_db": n - b, "bpp": rep.bpp,
+            "detail": f"{boxes[0]} boxes of {size}x{size} per frame, {mask.mean():.1%} of pixels masked"}
+
+
+def decode_speed(clip: Path, work: Path, a) -> dict:
+    rep = api.encode(clip, work / "speed.nvc", api.EncodeOptions(bpp=a.speed_bpp, time_budget=a.time, device=a.device,
+                                                                 seed=a.seed, overwrite=True, progress=False))
+    d = decode(work / "speed.nvc", work / "speed.y4m", a)
+    return {"task": "decode speed (frames/s)", "clip": clip.stem, "nvcodec_psnr": rep.psnr, "baseline": "",
+            "baseline_psnr": None, "gain_db": None, "bpp": rep.bpp,
+            "detail": f"{d.frames} frames {d.width}x{d.height} in {d.decode_seconds:.2f} s = "
+                      f"{d.frames_per_second:.1f} frames/s on {d.device} (write included); model "
+                      f"width {rep.model['base_width']}"}
+
+
+TASKS = {"sr": super_resolution, "interp": interpolation, "inpaint": inpainting, "speed": decode_speed}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = base_parser("downstream", __doc__.split("\n\n")[0])
+    p.add_argument("--clip", default="foreman_cif", help="clip name in --clips-dir, or a path")
+    p.add_argument("--tasks", default="sr,interp,inpaint,speed")
+    p.add_argument("--bpp", type=float, default=0.3, help="bpp of the task encodes")
+    p.add_argument("--time", type=float, default=60.0, help="fitting seconds per encode")
+    p.add_argument("--speed-bpp", type=float, default=0.1, help="bpp of the decode-speed file (the default config)")
+    a = p.parse_args(argv)
+    apply_threads(a.threads)
+    a.out.mkdir(parents=True, exist_ok=True)
+    clip = find_clips([a.clip], a.clips_dir)[0]
+    meta = machine_description(a.device)
+    rows = []
+    for name in a.tasks.split(","):
+        say(f"downstream: {name} on {clip.name}")
+        rows.append(TASKS[name](clip, a.out, a))
+        write_csv(a.out / "downstream.csv", rows, COLUMNS)
+    write_meta(a.out, meta, vars(a))
+    write_markdown(a.out / "downstream.md", "Downstream tasks", [
+        f"Clip `{clip.name}`, encodes at {a.bpp} bpp with {a.time:g} s of fitting each (decode speed: {a.speed_bpp} bpp).",
+        markdown_table(rows, COLUMNS, digits=2)], meta)
+    for f in list(a.out.glob("*.y4m")) + list(a.out.glob("*.nvc")):
+        f.unlink()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""The rate-accuracy and downstream benchmark scripts run end to end on a tiny clip (seconds)."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from benchmarks import downstream, rate_accuracy
+from nvcodec.video import sample_clip_path
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny")
+    return rate_accuracy.crop_clip(sample_clip_path(), d / "tiny.y4m", 128, 96, 6)
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_rate_accuracy_smoke(tiny_clip, tmp_path):
+    rate_accuracy.main(["--clip", str(tiny_clip), "--crop", "none", "--bpp", "1.5", "--steps", "4",
+                        "--out", str(tmp_path)])
+    rows = _rows(tmp_path / "rate_accuracy.csv")
+    assert len(rows) == 1 and float(rows[0]["bpp"]) <= 1.5 * 1.03
+    assert float(rows[0]["psnr_gap_db"]) < 0.05
+    assert (tmp_path / "rate_accuracy.md").exists() and (tmp_path / "meta.json").exists()
+
+
+def test_downstream_smoke(tiny_clip, tmp_path):
+    downstream.main(["--clip", str(tiny_clip), "--bpp", "3", "--speed-bpp", "3", "--time", "1.5", "--out", str(tmp_path)])
+    rows = _rows(tmp_path / "downstream.csv")
+    assert [r["task"] for r in rows] == ["super-resolution x2", "frame interpolation x2", "inpainting",
+                                         "decode speed (frames/s)"]
+    assert all(float(r["nvcodec_psnr"]) > 5 for r in rows)
+    assert (tmp_path / "downstream.md").exists()

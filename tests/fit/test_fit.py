@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from nvcodec.errors import InputError, Interrupted
+from nvcodec.fit.loop import FitOptions, evaluate_psnr, fit, load_checkpoint, lr_factor
+from nvcodec.model.config import NVTMConfig
+from nvcodec.model.nvtm import NVTM
+
+T, H, W = 4, 16, 16
+
+
+def _opts(**kw) -> FitOptions:
+    base = dict(steps=120, device="cpu", seed=3, frames_per_batch=2, pixels_per_frame=128,
+                eval_pixels=None, norm_update_every=20, lr_base=5e-3, lr_grid=3e-2)
+    base.update(kw)
+    return FitOptions(**base)
+
+
+def _model(cfg: NVTMConfig | None = None) -> NVTM:
+    return NVTM(cfg or NVTMConfig.tiny(), W, H, T, seed=0)
+
+
+def _same(a: NVTM, b: NVTM) -> bool:
+    ta, tb = a.all_tensors(), b.all_tensors()
+    return ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
+
+
+def test_tiny_clip_fits_and_is_deterministic(make_clip):
+    v = make_clip(T, H, W)
+    a, b = _model(), _model()
+    ra = fit(a, v, _opts(steps=300))
+    rb = fit(b, v, _opts(steps=300))
+    assert ra.steps == 300 and ra.psnr > 27.0, ra.psnr
+    assert ra.psnr == rb.psnr and _same(a, b)  # bit-identical
+    assert ra.history and ra.history[-1][0] == 300
+    assert abs(evaluate_psnr(a, v) - ra.psnr) < 1e-9  # eval_pixels=None: full clip
+    # the normalisation bounds were estimated (not left at their initial value)
+    assert not torch.equal(a.norm_bounds, torch.tensor([[0.0, 0.0, 1.0, 1.0]]).expand_as(a.norm_bounds))
+
+
+def test_checkpoint_resume_equals_uninterrupted_run(make_clip, tmp_path: Path):
+    v = make_clip(T, H, W)
+    ref = _model()
+    fit(ref, v, _opts(steps=60, qat_fraction=0.2, weight_rel_step=0.05))
+    ckpt = str(tmp_path / "fit.ckpt")
+    m = _model()
+
+    def stop_at_25(p):
+        if p.step == 25:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted, match="step 25.*fit.ckpt"):
+        fit(m, v, _opts(steps=60, qat_fraction=0.2, weight_rel_step=0.05, checkpoint_path=ckpt,
+                        progress_every_s=0), progress=stop_at_25)
+    st = load_checkpoint(ckpt)
+    assert st["step"] == 25
+    fresh = _model()  # a new process would start from a fresh model
+    r = fit(fresh, v, _opts(steps=60, qat_fraction=0.2, weight_rel_step=0.05, checkpoint_path=ckpt,
+                            resume=True))
+    assert r.resumed_from == 25 and r.steps == 60
+    assert _same(ref, fresh)
+
+
+def test_interrupt_without_checkpoint_path(make_clip):
+    def stop(p):
+        raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted, match="no checkpoint"):
+        fit(_model(), make_clip(T, H, W), _opts(steps=10, progress_every_s=0), progress=stop)
+
+
+def test_resume_rejects_other_model(make_clip, tmp_path: Path):
+    v = make_clip(T, H, W)
+    ckpt = str(tmp_path / "c.ckpt")
+    fit(_model(), v, _opts(steps=3, checkpoint_path=ckpt))
+    other = NVTM(NVTMConfig.tiny().replace(gop_size=3), W, H, T)
+    with pytest.raises(InputError):
+        fit(other, v, _opts(steps=5, checkpoint_path=ckpt, resume=True))
+    (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError):
+        load_checkpoint(tmp_path / "junk.ckpt")
+
+
+@pytest.mark.parametrize("changes", [
+    dict(normalization="clip"),
+    dict(normalization="minmax"),
+    dict(use_static_grid=False),
+    dict(latent_mode="input"),
+    dict(neighbors=(0,)),
+    dict(gop_size=1),
+    dict(gop_size=4),
+])
+def test_ablation_switches_fit(make_clip, changes):
+    v = make_clip(T, H, W)
+    m = _model(NVTMConfig.tiny().replace(**changes))
+    r = fit(m, v, _opts(steps=40))
+    assert math.isfinite(r.psnr) and r.psnr > 12
+
+
+def test_qat_phase_and_mask(make_clip):
+    v = make_clip(T, H, W)
+    mask = torch.zeros(T, H, W, dtype=torch.bool)
+    mask[:, 4:8, 4:8] = True
+    phases = []
+    r = fit(_model(), v, _opts(steps=50, qat_fraction=0.3, qat_noise=True, progress_every_s=0, aux_fraction=0.2),
+            mask=mask, progress=lambda p: phases.append(p.phase))
+    assert phases[0] == "aux" and "main" in phases and phases[-1] == "qat"
+    assert math.isfinite(r.psnr)
+
+
+def test_time_budget_run_ends_annealed(make_clip):
+    seen = []
+    r = fit(_model(), make_clip(T, H, W), _opts(steps=None, time_budget=1.0, progress_every_s=0),
+            progress=lambda p: seen.append(p))
+    assert r.steps > 5 and 0.9 < r.seconds < 3.0
+    assert seen[-1].remaining is not None
+    o = _opts()
+    assert lr_factor(0.0, o) <= 0.01 + 1e-12 and lr_factor(o.warmup_fraction, o) == pytest.approx(1.0)
+    assert lr_factor(1.0, o) == pytest.approx(o.final_lr_ratio)
+    assert lr_factor(1.0, _opts(schedule="exp")) == pytest.approx(o.final_lr_ratio)
+
+
+def test_option_validation(make_clip):
+    v = make_clip(T, H, W)
+    for bad in (dict(steps=None), dict(time_budget=-1), dict(schedule="step"), dict(aux_fraction=2.0)):
+        with pytest.raises(InputError):
+            fit(_model(), v, _opts(**bad))
+    with pytest.raises(InputError):
+        fit(NVTM(NVTMConfig.tiny(), W, H, T + 1), v, _opts())
+
+
+def test_sampled_psnr_close_to_full(make_clip):
+    v = make_clip(T, H, W)
+    m = _model()
+    fit(m, v, _opts(steps=30))
+    full = evaluate_psnr(m, v)
+    sampled = evaluate_psnr(m, v, max_pixels=600)
+    tiled = evaluate_psnr(m, v, tile_pixels=37)
+    assert abs(full - tiled) < 1e-6 and abs(full - sampled) < 1.5
