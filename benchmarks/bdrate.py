@@ -21,7 +21,6 @@ figure marked as another dataset.
 from __future__ import annotations
 
 import math
-import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ METRIC_LABELS = {"psnr_yuv": "PSNR-YUV 6:1:1 (dB)", "psnr_rgb": "PSNR-RGB (dB)",
 MIN_OVERLAP = 0.75
 COLUMNS = ("clip", "width", "height", "frames", "method", "codec", "preset", "setting", "target_bpp",
            "bytes", "bpp", "psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "psnr_rgb", "ms_ssim", "ms_ssim_db",
-           "encode_seconds", "time_budget", "steps", "fit_steps", "report_psnr_rgb", "error")
+           "encode_seconds", "time_budget", "steps", "fit_steps", "report_psnr_yuv", "error")
 BD_COLUMNS = ("clip", "anchor", "metric", "bd_rate", "bd_psnr", "overlap_quality", "overlap_rate",
               "points_test", "points_anchor", "flag")
 
@@ -159,7 +158,8 @@ def anchor_rows(clip: Clip, codecs: Sequence[str], presets: Sequence[str], crfs:
             for crf in crfs:
                 nbytes, decoded, secs = x26x_roundtrip(clip, codec, decoder, preset, crf, tune)
                 row = base_row(clip, f"{name}-{preset}", codec, preset, f"crf={crf}")
-                row.update(bytes=nbytes, bpp=nbytes * 8 / clip.info.pixels, encode_seconds=secs, **measure(clip, decoded))
+                row.update(bytes=nbytes, bpp=nbytes * 8 / clip.info.pixels, encode_seconds=secs,
+                           **measure(clip, decoded))
                 say(f"  {row['method']:>14} crf {crf:2d}: {row['bpp']:.4f} bpp, {row['psnr_yuv']:.2f} dB YUV")
                 rows.append(row)
     return rows
@@ -199,7 +199,7 @@ def nvcodec_rows(clip: Clip, bpps: Sequence[float], time_budget: float | None, s
         with open_video(y4m) as r:
             decoded = [r.read(i) for i in range(len(r))]
         row.update(bytes=rep.bytes, bpp=rep.bpp, encode_seconds=rep.encode_seconds, fit_steps=rep.fit_steps,
-                   report_psnr_rgb=rep.psnr, **measure(clip, decoded))
+                   report_psnr_yuv=rep.psnr_yuv, **measure(clip, decoded))
         say(f"  {'nvcodec':>14} bpp {bpp:g}: {row['bpp']:.4f} bpp, {row['psnr_yuv']:.2f} dB YUV "
             f"({rep.fit_steps} steps, {rep.encode_seconds:.0f} s)")
         y4m.unlink(missing_ok=True)
@@ -252,14 +252,17 @@ def bd_pair(anchor: Sequence[dict[str, Any]], test: Sequence[dict[str, Any]], me
         if out["overlap_rate"] > 0:
             out["bd_psnr"] = float(bd.bd_psnr(ra, qa, rt, qt, method="pchip", require_matching_points=False,
                                               min_overlap=0))
-    worst = min(out["overlap_quality"], out["overlap_rate"])
-    if worst <= 0:
-        out["flag"] = "no overlap"
-    elif worst < MIN_OVERLAP:
-        out["flag"] = f"partial overlap ({100 * worst:.0f}%)"
-    else:
-        out["flag"] = "ok"
+    out["flag"] = overlap_flag(out["overlap_quality"], out["overlap_rate"])
     return out
+
+
+def overlap_flag(quality: float, rate: float) -> str:
+    """'ok', 'no overlap', or which range (quality for BD-rate, rate for BD-PSNR) is short."""
+    if quality <= 0 and rate <= 0:
+        return "no overlap"
+    parts = [f"{name}: " + ("none" if v <= 0 else f"partial ({100 * v:.0f}%)")
+             for name, v in (("quality", quality), ("rate", rate)) if v < MIN_OVERLAP]
+    return "; ".join(parts) or "ok"
 
 
 def bd_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -310,7 +313,7 @@ def plot_clip(rows: Sequence[dict[str, Any]], clip: str, path: Path) -> Path:
             pts = sorted((float(r["bpp"]), float(r[metric])) for r in valid(sel, metric) if r["method"] == m)
             style = dict(marker="o", linewidth=2.5, color="black") if m == "nvcodec" else dict(marker=".")
             ax.plot([p[0] for p in pts], [p[1] for p in pts], label=m, **style)
-        ax.set_xscale("log")
+        common.log_axis(ax)
         ax.set_xlabel("bpp")
         ax.set_ylabel(METRIC_LABELS[metric])
         ax.grid(True, which="both", alpha=0.3)
@@ -331,7 +334,7 @@ def plot_published(path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for name, d in uvg.UVG_RESULTS.items():
         ax.plot(d["bpp"], d["psnr"], marker="o", linestyle="--" if d["type"] == "classical" else "-", label=name)
-    ax.set_xscale("log")
+    common.log_axis(ax)
     ax.set_xlabel("bpp")
     ax.set_ylabel("PSNR (dB), as published")
     ax.set_title("UVG 1080p, another dataset (published numbers)\nnot comparable with our clips", fontsize=10)
@@ -347,40 +350,47 @@ def plot_published(path: Path) -> Path:
 
 # ------------------------------------------------------------------ report
 
-def markdown_sections(rows: Sequence[dict[str, Any]], bd: Sequence[dict[str, Any]], settings: dict[str, Any]) -> list[str]:
+def settings_line(settings: dict[str, Any]) -> str:
+    budget = (f"{settings['time']} s of fitting per point" if settings["steps"] is None
+              else f"{settings['steps']} steps per point")
+    tune = f", tune {settings['tune']}" if settings["tune"] else ""
+    frames = f"first {settings['frames']}" if settings["frames"] else "all"
+    return (f"Settings: nvcodec at bpp {settings['bpp']} with {budget}; anchors {settings['codecs']} at presets "
+            f"{settings['presets']}, CRF {settings['crf']}{tune}; frames: {frames}.")
+
+
+def markdown_sections(rows: Sequence[dict[str, Any]], bd: Sequence[dict[str, Any]],
+                      settings: dict[str, Any]) -> list[str]:
+    """The report's paragraphs and tables."""
     from .anchors import uvg
 
-    s = [f"Settings: nvcodec at bpp {settings['bpp']} with "
-         + (f"{settings['time']} s of fitting per point" if settings["steps"] is None
-            else f"{settings['steps']} steps per point")
-         + f"; anchors {settings['codecs']} at presets {settings['presets']}, CRF {settings['crf']}"
-         + (f", tune {settings['tune']}" if settings["tune"] else "") + "; frames: "
-         + (f"first {settings['frames']}" if settings["frames"] else "all") + ".",
-         "BD-rate < 0: nvcodec needs fewer bits than the anchor for the same quality. BD-PSNR > 0: "
-         "nvcodec is better at the same rate. PCHIP interpolation (bjontegaard package); "
-         f"flagged where the curves overlap on less than {int(100 * MIN_OVERLAP)} % of the range, "
-         "'-' where they do not overlap at all. Only points on the rising part of each curve enter.",
-         "## Mean over clips (PSNR-YUV 6:1:1)",
-         common.markdown_table([r for r in bd if r["clip"] == "MEAN" and r["metric"] == "psnr_yuv"],
-                               ("anchor", "bd_rate", "bd_psnr", "flag"),
-                               ("anchor", "BD-rate %", "BD-PSNR dB", "clips")),
-         "## Per clip and metric",
-         common.markdown_table([r for r in bd if r["clip"] != "MEAN"],
-                               ("clip", "anchor", "metric", "bd_rate", "bd_psnr", "overlap_quality", "flag"),
-                               ("clip", "anchor", "metric", "BD-rate %", "BD-quality dB", "overlap", "flag"), 2),
-         "## nvcodec points",
-         common.markdown_table([r for r in rows if r["method"] == "nvcodec"],
-                               ("clip", "target_bpp", "bpp", "psnr_yuv", "psnr_rgb", "ms_ssim", "fit_steps",
-                                "encode_seconds", "error"),
-                               ("clip", "target bpp", "bpp", "PSNR-YUV", "PSNR-RGB", "MS-SSIM", "steps",
-                                "encode s", "error")),
-         "## Published points for reference: UVG 1080p, another dataset",
-         "Plotted in `uvg_published.png`, copied from "
-         f"`{uvg.TAKEN_FROM['repository']}/{uvg.TAKEN_FROM['path']}` at commit "
-         f"`{uvg.TAKEN_FROM['commit']}` (see benchmarks/anchors/uvg.py for each point's source). "
-         "Other content, resolution and machines: not comparable with the numbers above.",
-         "All points: `bdrate.csv`; BD values: `bd.csv`; plots: `rd_<clip>.png`."]
-    return s
+    w = uvg.TAKEN_FROM
+    return [
+        settings_line(settings),
+        "BD-rate < 0: nvcodec needs fewer bits than the anchor for the same quality. BD-PSNR > 0: "
+        "nvcodec is better at the same rate. PCHIP interpolation (bjontegaard package); "
+        f"flagged where the curves overlap on less than {int(100 * MIN_OVERLAP)} % of the range, "
+        "'-' where they do not overlap at all. Only points on the rising part of each curve enter.",
+        "## Mean over clips (PSNR-YUV 6:1:1)",
+        common.markdown_table([r for r in bd if r["clip"] == "MEAN" and r["metric"] == "psnr_yuv"],
+                              ("anchor", "bd_rate", "bd_psnr", "flag"),
+                              ("anchor", "BD-rate %", "BD-PSNR dB", "clips")),
+        "## Per clip and metric",
+        common.markdown_table([r for r in bd if r["clip"] != "MEAN"],
+                              ("clip", "anchor", "metric", "bd_rate", "bd_psnr", "overlap_quality", "flag"),
+                              ("clip", "anchor", "metric", "BD-rate %", "BD-quality dB", "overlap", "flag"), 2),
+        "## nvcodec points",
+        common.markdown_table([r for r in rows if r["method"] == "nvcodec"],
+                              ("clip", "target_bpp", "bpp", "psnr_yuv", "psnr_rgb", "ms_ssim", "fit_steps",
+                               "encode_seconds", "error"),
+                              ("clip", "target bpp", "bpp", "PSNR-YUV", "PSNR-RGB", "MS-SSIM", "steps",
+                               "encode s", "error")),
+        "## Published points for reference: UVG 1080p, another dataset",
+        f"Plotted in `uvg_published.png`, copied from `{w['repository']}/{w['path']}` at commit `{w['commit']}` "
+        "(see benchmarks/anchors/uvg.py for each point's source). Other content, resolution and machines: "
+        "not comparable with the numbers above.",
+        "All points: `bdrate.csv`; BD values: `bd.csv`; plots: `rd_<clip>.png`.",
+    ]
 
 
 def build_parser():
@@ -392,7 +402,7 @@ def build_parser():
     p.add_argument("--time", type=float, default=60.0, help="nvcodec fitting seconds per point")
     p.add_argument("--steps", type=int, default=None, help="nvcodec fitting steps per point (instead of --time)")
     p.add_argument("--codecs", type=common.str_list, default=["x264", "x265"], help="anchors: x264, x265")
-    p.add_argument("--presets", type=common.str_list, default=["medium", "veryslow"])
+    p.add_argument("--presets", type=common.str_list, default=["medium", "veryslow"], help="x264/x265 presets")
     p.add_argument("--crf", type=common.int_list, default=[17, 21, 25, 29, 33, 37, 41, 45, 49],
                    help="CRF sweep of the anchors")
     p.add_argument("--tune", default=None, help="x264/x265 --tune (e.g. psnr); default none")
@@ -436,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           markdown_sections(rows, bd, settings), meta)
     common.write_meta(out, meta, settings)
     if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
+        common.remove_work(out)
     say(f"results in {out}")
     return 0
 

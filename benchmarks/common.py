@@ -65,6 +65,13 @@ def prepare_clip(path: Path, frames: int | None, workdir: Path) -> Path:
     return dst
 
 
+def remove_work(out: Path) -> None:
+    """Delete `<out>/work` (cut clips and other temporaries)."""
+    import shutil
+
+    shutil.rmtree(Path(out) / "work", ignore_errors=True)
+
+
 def load_clip(path: Path) -> tuple[Any, list, np.ndarray]:
     """(VideoInfo, source YUV frames, float32 RGB [T, H, W, 3] in [0, 1])."""
     from nvcodec.api import load_source
@@ -235,8 +242,8 @@ def base_parser(name: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--clips-dir", type=Path, default=DEFAULT_CLIPS_DIR,
                    help="where clip names given without a path are looked up")
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto (for the neural methods)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every model initialisation and sampler")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (None: torch's choice)")
     return p
 
 
@@ -250,6 +257,17 @@ def apply_threads(threads: int | None) -> None:
 def say(msg: str) -> None:
     """Progress on stderr (results go to files)."""
     print(msg, file=sys.stderr, flush=True)
+
+
+def log_axis(ax, axis: str = "x") -> None:
+    """A log axis labelled at 1, 2, 5 x 10^k with plain numbers (no overlapping minor labels)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    a = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    a.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    a.set_minor_formatter(NullFormatter())
 
 
 def pyplot():

@@ -23,7 +23,8 @@ import torch
 from torch import Tensor
 
 from . import common
-from .baselines.harness import PausableClock, StepHook, TimedRun, patched_fit_clock, run_timed, time_to_reach
+from .baselines.harness import (PausableClock, StepHook, TimedRun, patched_fit_clock, run_timed, time_to_reach,
+                                warm_up)
 from .common import say
 
 NAME = "speed"
@@ -44,7 +45,8 @@ def nvtm_config_for(width: int, height: int, frames: int, bpp: float | None, par
     lo, hi = 1e-3, 64.0
     for _ in range(40):  # bisection on log(bpp): parameter count grows with bpp
         mid = math.sqrt(lo * hi)
-        if nvtm_parameters(choose_config(width, height, frames, mid).config, width, height, frames) > params:
+        s = choose_config(width, height, frames, mid)
+        if s.weight_params + s.grid_values > params:
             hi = mid
         else:
             lo = mid
@@ -132,7 +134,7 @@ def plot(runs: Sequence[TimedRun], target: float, title: str, path: Path) -> Pat
         cs = sorted(r.checkpoints, key=lambda c: c.checkpoint_s)
         ax.plot([c.elapsed_s for c in cs], [c.psnr for c in cs], marker="o", label=f"{r.method} ({r.params:,} params)")
     ax.axhline(target, color="grey", linestyle=":", label=f"{target:g} dB")
-    ax.set_xscale("log")
+    common.log_axis(ax)
     ax.set_xlabel("encoding (fitting) wall time, s")
     ax.set_ylabel("RGB PSNR, full clip, unquantised (dB)")
     ax.set_title(title, fontsize=10)
@@ -162,10 +164,11 @@ def build_parser():
     p.add_argument("--frames", type=int, default=None, help="use only the first N frames")
     p.add_argument("--times", type=common.float_list, default=[30, 60, 120, 300, 600],
                    help="checkpoints in seconds of fitting; each method fits for the largest")
-    p.add_argument("--methods", type=common.str_list, default=["nvtm", "nerv", "nvp"])
+    p.add_argument("--methods", type=common.str_list, default=["nvtm", "nerv", "nvp"],
+                   help="comma-separated, run in this order: nvtm, nerv, nvp")
     p.add_argument("--bpp", type=float, default=0.1, help="NVTM's size from nvcodec's rate sizing at this bpp")
     p.add_argument("--params", type=int, default=None, help="parameter budget for every method (overrides --bpp)")
-    p.add_argument("--target-db", type=float, default=30.0)
+    p.add_argument("--target-db", type=float, default=30.0, help="report the time to reach this RGB PSNR")
     return p
 
 
@@ -197,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = common.machine_description(args.device)
     methods = build_methods(args.methods, info.width, info.height, info.frames, args.bpp, args.params,
                             args.device, args.seed)
+    warm_up(args.device)
     runs, rows = [], []
     for m in methods:
         say(f"{m.name}: {m.num_parameters():,} params ({m.describe()}), fitting {max(args.times):g} s")
@@ -237,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     common.write_markdown(out / f"{NAME}.md", "Encoding speed: PSNR vs wall time", sections, meta)
     common.write_meta(out, meta, settings)
     say(verdict)
+    common.remove_work(out)
     say(f"results in {out}")
     return 0
 

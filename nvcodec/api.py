@@ -6,7 +6,9 @@ writes (the decoder's code path), never from the float model it fitted.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -22,7 +24,7 @@ from .bitstream.format import StreamHeader, chunk_table
 from .bitstream.reader import read_container, read_container_file
 from .compress import model_codec
 from .device import resolve_device
-from .errors import InputError, NvcodecError
+from .errors import InputError, Interrupted
 from .fsutil import atomic_write_bytes, check_output_path
 from .metrics.psnr import PsnrAccumulator, frame_errors, json_value
 from .render import output_size, output_times, render_frame
@@ -50,7 +52,7 @@ class EncodeOptions:
     resume: bool = False
     overwrite: bool = False
     progress: bool = True
-    tolerance: float = 0.03  # final size within target x (1 +- tolerance), never above
+    tolerance: float = 0.03  # the file lands in target x (1 +- tolerance), never above target x (1 + tolerance)
     x265_preset: str = "medium"
 
 
@@ -175,26 +177,33 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
     )
     try:
         fit_result = fit(model, video, fit_opts, mask=None if mask is None else torch.from_numpy(mask))
-    except NvcodecError as e:
-        if type(e).__name__ == "Interrupted":
-            raise type(e)(f"{e}; resume with: {_resume_command(src, dst, options, ckpt)}") from None
+    except Interrupted as e:
+        raise Interrupted(f"{e}; resume with: {_resume_command(src, dst, options, ckpt, raw)}") from None
+
+    try:
+        model = model.to("cpu").eval()
+        header = StreamHeader.from_video_info(info)
+        target_bytes = options.bpp * info.pixels / 8
+        encoder_info = {"encoder": f"nvcodec {__version__}", "target_bpp": options.bpp,
+                        "fit_steps": fit_result.steps, "seed": options.seed}
+        choice = search_rate(lambda step: model_codec.quantize_model(model, step), header, target_bytes,
+                             weight_rel_step=rate.weight_rel_step, tolerance=options.tolerance,
+                             preset=options.x265_preset, encoder_info=encoder_info)
+
+        # honest report: parse the bytes we are about to write, exactly as the decoder does
+        container = read_container(choice.data, known_types=model_codec.KNOWN_TYPES)
+        decoded = model_codec.model_from_container(container, "cpu")
+        quality = measure_quality(decoded, model, info, frames, rgb, mask)
+
+        atomic_write_bytes(dst, choice.data, overwrite=options.overwrite)
+    except KeyboardInterrupt:  # the checkpoint holds the finished fit: resuming skips straight here
+        raise Interrupted(f"interrupted after fitting ({fit_result.steps} steps; checkpoint saved to {ckpt}); "
+                          f"resume with: {_resume_command(src, dst, options, ckpt, raw)}") from None
+    except BaseException:
+        if options.checkpoint_path is None:  # our own checkpoint: no resume is offered, so no litter
+            with contextlib.suppress(OSError):
+                Path(ckpt).unlink()
         raise
-
-    model = model.to("cpu").eval()
-    header = StreamHeader.from_video_info(info)
-    target_bytes = options.bpp * info.pixels / 8
-    encoder_info = {"encoder": f"nvcodec {__version__}", "target_bpp": options.bpp,
-                    "fit_steps": fit_result.steps, "seed": options.seed}
-    choice = search_rate(lambda step: model_codec.quantize_model(model, step), header, target_bytes,
-                         weight_rel_step=rate.weight_rel_step, tolerance=options.tolerance,
-                         preset=options.x265_preset, encoder_info=encoder_info)
-
-    # honest report: parse the bytes we are about to write, exactly as the decoder does
-    container = read_container(choice.data, known_types=model_codec.KNOWN_TYPES)
-    decoded = model_codec.model_from_container(container, "cpu")
-    quality = measure_quality(decoded, model, info, frames, rgb, mask)
-
-    atomic_write_bytes(dst, choice.data, overwrite=options.overwrite)
     if Path(ckpt).exists() and options.checkpoint_path is None:
         Path(ckpt).unlink()
     size = len(choice.data)
@@ -210,16 +219,35 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
     )
 
 
-def _resume_command(src, dst, options: EncodeOptions, ckpt) -> str:
+def _resume_command(src, dst, options: EncodeOptions, ckpt, raw: RawSpec | None = None) -> str:
+    """The shell command (quoted) that repeats this encode from its checkpoint: every option that
+    shapes the clip, the model or the fit is repeated, so the checkpoint matches."""
     parts = ["nvcodec", "encode", str(src), "-o", str(dst), "--bpp", str(options.bpp)]
     if options.time_budget is not None:
         parts += ["--time", str(options.time_budget)]
     if options.steps is not None:
         parts += ["--steps", str(options.steps)]
-    parts += ["--seed", str(options.seed), "--checkpoint", str(ckpt), "--resume"]
+    parts += ["--seed", str(options.seed)]
+    if options.device != "auto":
+        parts += ["--device", options.device]
+    if options.frame_range is not None:
+        a, b = options.frame_range
+        parts += ["--frames", f"{'' if a is None else a}:{'' if b is None else b}"]
+    if options.mask_path is not None:
+        parts += ["--mask", str(options.mask_path)]
+    if options.mask_boxes is not None:
+        parts += ["--mask-boxes", f"{options.mask_boxes[0]}:{options.mask_boxes[1]}"]
+    if raw is not None:
+        parts += ["--size", f"{raw.width}x{raw.height}", "--fps", f"{raw.fps.numerator}/{raw.fps.denominator}",
+                  "--pix-fmt", raw.pix_fmt]
+    if options.checkpoint_path is not None:  # the default (OUTPUT.ckpt) follows from -o
+        parts += ["--checkpoint", str(ckpt)]
+    parts.append("--resume")
     if options.overwrite:
         parts.append("-y")
-    return " ".join(parts)
+    if not options.progress:
+        parts.append("-q")
+    return shlex.join(parts)
 
 
 def measure_quality(decoded: torch.nn.Module, fitted: torch.nn.Module | None, info: VideoInfo, frames: list,

@@ -352,6 +352,11 @@ def demo(out_dir: Path, bpp: float, time_budget: float, device: str, as_json: bo
 
 # ---------------------------------------------------------------- entry point
 
+def _line(e: BaseException) -> str:
+    """An exception's message as exactly one line (a library's multi-line text included)."""
+    return " ".join(str(e).split())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; never lets a traceback reach the user unless --debug."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -360,23 +365,23 @@ def main(argv: list[str] | None = None) -> int:
         cli.main(args=args, prog_name="nvcodec", standalone_mode=False)
     except click.exceptions.Exit as e:
         return e.exit_code
-    except click.exceptions.Abort:
-        click.echo("nvcodec: aborted", err=True)
+    except click.exceptions.Abort:  # click's form of Ctrl-C (KeyboardInterrupt) outside the fit
+        click.echo("nvcodec: interrupted", err=True)
         return 130
     except click.ClickException as e:
         if debug:
             raise
-        click.echo(f"nvcodec: error: {e.format_message()}", err=True)
+        click.echo(f"nvcodec: error: {_line(e.format_message())}", err=True)
         return e.exit_code  # 2 for usage errors
     except Interrupted as e:
         if debug:
             raise
-        click.echo(f"nvcodec: interrupted: {e}", err=True)
+        click.echo(f"nvcodec: interrupted: {_line(e)}", err=True)
         return 130
     except NvcodecError as e:
         if debug:
             raise
-        click.echo(f"nvcodec: error: {e}", err=True)
+        click.echo(f"nvcodec: error: {_line(e)}", err=True)
         return 1
     except KeyboardInterrupt:
         if debug:
@@ -391,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug of ours: still one line, never a traceback
         if debug:
             raise
-        click.echo(f"nvcodec: internal error: {type(e).__name__}: {e} (run with --debug for details)", err=True)
+        click.echo(f"nvcodec: internal error: {type(e).__name__}: {_line(e)} (run with --debug for details)", err=True)
         return 1
     return 0
 

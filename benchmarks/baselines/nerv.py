@@ -125,7 +125,15 @@ class NeRV(nn.Module):
 
 
 def count_parameters(cfg: NeRVConfig) -> int:
-    return sum(p.numel() for p in NeRV(cfg).parameters())
+    """Parameters of NeRV(cfg), counted without building it."""
+    h0, w0 = cfg.map_size
+    d, c0 = cfg.stem_hidden, cfg.fc_channels
+    n = (2 * PE_LEVELS + 1) * d + (d + 1) * c0 * h0 * w0
+    c = c0
+    for c_out, s in zip(cfg.channels(), cfg.strides):
+        n += (9 * c + 1) * c_out * s * s
+        c = c_out
+    return n + 3 * c + 3
 
 
 def for_budget(width: int, height: int, max_params: int) -> NeRVConfig:

@@ -233,9 +233,18 @@ def check_model_size(config: NVTMConfig, width: int, height: int, frames: int) -
         raise BitstreamError(f"model config implies about {base + flow} weights, over the {MAX_WEIGHT_VALUES} limit")
 
 
+def _instantiate(config: NVTMConfig, width: int, height: int, frames: int) -> NVTM:
+    """NVTM(config) for decoding; a config within the limits whose initialisation still cannot be
+    computed (e.g. omega = 1e-300 puts the SIREN init bound past float32) is a BitstreamError."""
+    try:
+        return NVTM(config, width, height, frames, seed=None)
+    except (RuntimeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+        raise BitstreamError(f"model config cannot be instantiated: {exc}") from None
+
+
 def model_from_quantized(q: QuantizedModel, device: torch.device | str = "cpu") -> NVTM:
     """The float model a decoder evaluates: dequantised grids and weights."""
-    model = NVTM(q.config, q.width, q.height, q.frames, seed=None)
+    model = _instantiate(q.config, q.width, q.height, q.frames)
     names = list(model.weight_tensors().keys())
     tensors: dict[str, torch.Tensor] = {}
     for i, (codes, (lo, hi)) in enumerate(zip(q.latent.codes, q.latent.ranges)):
@@ -269,24 +278,25 @@ def quantized_from_container(container: Container) -> QuantizedModel:
             raise BitstreamError(f"duplicate chunk {type_}")
     config = parse_config(need(CONFIG))
     check_model_size(config, h.width, h.height, h.frames)
-    # shapes only, on the meta device: a file must not make us allocate (up to the
-    # MAX_GRID_VALUES limit) before its payloads prove they hold that much data
-    with torch.device("meta"):
-        shell = NVTM(config, h.width, h.height, h.frames, seed=None)
-    n_state = sum(t.numel() for t in shell.state_tensors().values())
+    # Nothing the size of the grids is allocated before the payloads prove they hold that much
+    # data (a 12 kB file may declare a 1080p x 600-frame model): grid shapes come from the config
+    # (as NVTM derives them), weight shapes from a shell with 2x2 grids and one frame (the
+    # weights depend on the grids' level and feature counts only, not on their sizes).
+    n_latent = -(-h.frames // config.gop_size) + (1 if 1 in config.neighbors else 0)
+    lat_shapes = [(n_latent, config.latent.features, ry, rx) for rx, ry in config.latent.resolutions(h.width, h.height)]
+    sta_shapes = [(1, config.static.features, ry, rx) for rx, ry in config.static.resolutions(h.width, h.height)]
+    shell = _instantiate(config, 2, 2, 1)
+    n_state = 4 * n_latent  # norm_bounds [num_latent, 4]
     state_bytes = need(STATE)
     if len(state_bytes) != 4 * n_state:
         raise BitstreamError(f"MSTA chunk is {len(state_bytes)} bytes, the model needs {4 * n_state}")
     state = np.frombuffer(state_bytes, "<f4").astype(np.float32)
     if not np.isfinite(state).all():
         raise BitstreamError("MSTA chunk holds non-finite values")
-    grids = shell.grid_tensors()
-    lat_shapes = [tuple(grids[f"latent.{i}"].shape) for i in range(len(shell.latent))]
-    latent = decode_grid_payload(need(LATENT), lat_shapes, LATENT)  # type: ignore[arg-type]
+    latent = decode_grid_payload(need(LATENT), lat_shapes, LATENT)
     static = None
     if config.use_static_grid:
-        sta_shapes = [tuple(grids[f"static.{i}"].shape) for i in range(len(shell.static))]
-        static = decode_grid_payload(need(STATIC), sta_shapes, STATIC)  # type: ignore[arg-type]
+        static = decode_grid_payload(need(STATIC), sta_shapes, STATIC)
     elif container.find(STATIC, 0) is not None:
         raise BitstreamError("GSTA chunk present but the model config has no static grid")
     weights = shell.weight_tensors()

@@ -42,6 +42,9 @@ _CHROMA_OF = {"yuv420p": "420", "yuv422p": "422", "yuv444p": "444", "gray": "mon
 _SPC_BT709 = 1
 _SPC_BT601 = (5, 6)  # BT470BG, SMPTE170M
 _RANGE_MPEG, _RANGE_JPEG = 1, 2
+# FFmpeg's "text art" demuxers/decoders turn any text file (.txt, .nfo, ...) into frames: not video
+_TEXT_ART_FORMATS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
+_TEXT_ART_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 
 
 def _import_av() -> Any:
@@ -133,6 +136,8 @@ class PyAVReader:
             names = container.format.name.split(",")
             self.format_name = suffix if suffix in names or suffix in ("mkv", "mov", "mp4") else names[0]
             self.codec_name = stream.codec_context.name
+            if set(names) & _TEXT_ART_FORMATS or self.codec_name in _TEXT_ART_CODECS:
+                raise InputError(f"{self.path}: not a video file (FFmpeg would render it as text art)")
             first = None
             count = 0
             for vf in container.decode(stream):

@@ -1,0 +1,295 @@
+"""Smoke tests of the benchmark scripts: each runs for seconds on a tiny clip and writes
+its CSV / Markdown / PNG files with the expected columns and rows. Plus unit tests of
+the pieces whose numbers matter (BD metrics, the paused clock, parameter counts)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from benchmarks import ablation, bdrate, common, speed
+from benchmarks.anchors import uvg
+from benchmarks.baselines import harness, nerv, nvp
+
+REPO = Path(__file__).resolve().parents[2]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------------ fixtures
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core machine two threads are many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory) -> Path:
+    """The bundled sample clip, cut to 4 frames and cropped to 64x64 (a valid 4:2:0 y4m)."""
+    from nvcodec.video import Frame, create_writer, open_video, sample_clip_path
+
+    path = tmp_path_factory.mktemp("clip") / "tiny.y4m"
+    with open_video(sample_clip_path()) as r:
+        with create_writer(path, r.info.replace(width=64, height=64, frames=4), overwrite=True) as w:
+            for i in range(4):
+                y, u, v = r.read(i).planes
+                w.write(Frame((y[:64, :64].copy(), u[:32, :32].copy(), v[:32, :32].copy())))
+    return path
+
+
+def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def assert_png(path: Path) -> None:
+    assert path.is_file() and path.read_bytes()[:8] == PNG_MAGIC, path
+
+
+# ------------------------------------------------------------------ the scripts
+
+def test_bdrate_smoke(tiny_clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bd"
+    assert bdrate.main(["--clips", str(tiny_clip), "--bpp", "3,6", "--steps", "3", "--crf", "20,35",
+                        "--presets", "medium", "--out", str(out)]) == 0
+    cols, rows = read_rows(out / "bdrate.csv")
+    assert cols == list(bdrate.COLUMNS)
+    nv = [r for r in rows if r["method"] == "nvcodec"]
+    assert len(nv) == 2 and len(rows) == 2 + 2 * 2  # 2 bpp points + 2 codecs x 1 preset x 2 CRF
+    assert {r["method"] for r in rows} == {"nvcodec", "x264-medium", "x265-medium"}
+    for r in rows:
+        assert 0 < float(r["bpp"]) and 10 < float(r["psnr_yuv"]) < 99 and 0 < float(r["ms_ssim"]) <= 1
+    for r in nv:  # the decoded file measures exactly what the encoder reported
+        assert float(r["bpp"]) <= float(r["target_bpp"]) * 1.03
+        assert math.isclose(float(r["psnr_yuv"]), float(r["report_psnr_yuv"]), abs_tol=1e-6)
+    bd_cols, bd = read_rows(out / "bd.csv")
+    assert bd_cols == list(bdrate.BD_COLUMNS)
+    assert len(bd) == 2 * 3 * 2  # (2 anchors x 3 metrics) per clip + the same for MEAN
+    assert all(r["flag"] for r in bd)
+    md = (out / "bdrate.md").read_text()
+    assert "BD-rate" in md and "UVG 1080p, another dataset" in md and "| anchor |" in md
+    assert_png(out / "rd_tiny.png")
+    assert_png(out / "uvg_published.png")
+    assert len(read_rows(out / "uvg_published.csv")[1]) == sum(len(d["bpp"]) for d in uvg.UVG_RESULTS.values())
+    assert json.loads((out / "meta.json").read_text())["settings"]["bpp"] == [3.0, 6.0]
+    assert not (out / "work").exists()
+
+
+def test_speed_smoke(tiny_clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "speed"
+    assert speed.main(["--clip", str(tiny_clip), "--times", "0.5,1.5", "--bpp", "2", "--out", str(out)]) == 0
+    cols, rows = read_rows(out / "speed.csv")
+    assert cols == list(speed.COLUMNS)
+    assert [(r["method"], float(r["checkpoint_s"])) for r in rows] == [
+        (m, t) for m in ("NVTM", "NeRV", "NVP") for t in (0.5, 1.5)]
+    for r in rows:
+        assert float(r["elapsed_s"]) >= float(r["checkpoint_s"]) and int(r["steps"]) > 0
+        assert 5 < float(r["psnr_rgb"]) < 60
+    params = {r["method"]: int(r["params"]) for r in rows}
+    assert params["NeRV"] <= params["NVTM"] and params["NVP"] <= params["NVTM"]  # matched budget
+    scols, summary = read_rows(out / "summary.csv")
+    assert scols == list(speed.SUMMARY_COLUMNS) and len(summary) == 3
+    md = (out / "speed.md").read_text()
+    assert "**Claim**" in md and "Time to 30 dB" in md
+    assert_png(out / "speed.png")
+
+
+def test_ablation_smoke(tiny_clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "abl"
+    assert ablation.main(["--clips", str(tiny_clip), "--steps", "2", "--bpp", "2",
+                          "--variants", "clip_norm,no_static,latent_input,p0,gop5", "--out", str(out)]) == 0
+    cols, rows = read_rows(out / "ablation.csv")
+    assert cols == list(ablation.COLUMNS)
+    assert [r["variant"] for r in rows] == ["paper", "clip_norm", "no_static", "latent_input", "p0", "gop5"]
+    assert all(int(r["steps"]) == 2 and int(r["params_total"]) > 0 for r in rows)
+    assert float(rows[0]["delta_vs_paper"]) == 0.0
+    assert int(rows[2]["params_total"]) < int(rows[0]["params_total"])  # no static grid
+    assert "| clip | variant |" in (out / "ablation.md").read_text()
+    assert_png(out / "ablation.png")
+
+
+@pytest.mark.parametrize("module", [bdrate, speed, ablation])
+def test_help(module, capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        module.main(["--help"])
+    assert e.value.code == 0
+    assert "--out" in capsys.readouterr().out
+
+
+def test_runs_as_module() -> None:
+    r = subprocess.run([sys.executable, "-m", "benchmarks.speed", "--help"], cwd=REPO, capture_output=True,
+                       text=True, timeout=120, env={"PYTHONPATH": str(REPO), "PATH": ""})
+    assert r.returncode == 0 and "--times" in r.stdout
+
+
+# ------------------------------------------------------------------ units
+
+def test_bd_rate_of_a_curve_at_half_the_rate() -> None:
+    anchor = [{"bpp": b, "psnr_yuv": 30 + 4 * math.log2(b / 0.05)} for b in (0.05, 0.1, 0.2, 0.4)]
+    test = [{"bpp": r["bpp"] / 2, "psnr_yuv": r["psnr_yuv"]} for r in anchor]
+    out = bdrate.bd_pair(anchor, test, "psnr_yuv")
+    assert out["bd_rate"] == pytest.approx(-50.0, abs=1e-6)
+    assert out["bd_psnr"] == pytest.approx(4.0, abs=1e-6)
+    assert out["flag"] == "rate: partial (50%)"  # log10 rates [-1.3, -0.4] vs [-1.6, -0.7]
+
+
+def test_bd_flags_disjoint_curves() -> None:
+    a = [{"bpp": b, "psnr_yuv": q} for b, q in ((0.1, 30), (0.2, 32), (0.4, 34))]
+    t = [{"bpp": b, "psnr_yuv": q} for b, q in ((1.0, 40), (2.0, 42))]
+    out = bdrate.bd_pair(a, t, "psnr_yuv")
+    assert out["flag"] == "no overlap" and math.isnan(out["bd_rate"]) and math.isnan(out["bd_psnr"])
+
+
+def test_overlap_flags() -> None:
+    assert bdrate.overlap_flag(0.9, 0.8) == "ok"
+    assert bdrate.overlap_flag(0.0, 0.5) == "quality: none; rate: partial (50%)"
+    assert bdrate.overlap_flag(0.0, 0.0) == "no overlap"
+
+
+def test_rd_curve_keeps_the_rising_points() -> None:
+    rows = [{"bpp": 0.4, "m": 33.0}, {"bpp": 0.1, "m": 30.0}, {"bpp": 0.2, "m": 29.0}, {"bpp": 0.3, "m": None}]
+    rate, q = bdrate.rd_curve(rows, "m")
+    assert rate.tolist() == [0.1, 0.4] and q.tolist() == [30.0, 33.0]
+
+
+def test_mean_bd_skips_missing_values() -> None:
+    per = [{"clip": c, "anchor": "x", "metric": "psnr_yuv", "bd_rate": v, "bd_psnr": 1.0, "overlap_quality": 1.0,
+            "overlap_rate": 1.0, "flag": f} for c, v, f in (("a", -10.0, "ok"), ("b", math.nan, "no overlap"))]
+    (m,) = bdrate.mean_bd(per)
+    assert m["bd_rate"] == -10.0 and m["flag"] == "1/2 clips, 1 flagged"
+
+
+def test_paused_clock_excludes_evaluation() -> None:
+    clock = harness.PausableClock()
+    t0 = clock.perf_counter()
+    with clock.paused():
+        time.sleep(0.05)
+        assert clock.perf_counter() - t0 < 0.01
+    assert clock.perf_counter() - t0 < 0.04
+
+
+def test_run_timed_and_time_to_target() -> None:
+    class Fake:
+        name = "fake"
+
+        def num_parameters(self) -> int:
+            return 1
+
+        def train(self, video, budget_s, clock, on_step) -> int:
+            step, start = 0, clock.perf_counter()
+            while clock.perf_counter() - start < budget_s:
+                time.sleep(0.002)
+                step += 1
+                on_step(clock.perf_counter() - start, step)
+            return step
+
+        def psnr(self, video) -> float:
+            time.sleep(0.03)  # must not count
+            calls.append(1)
+            return {1: 30.0, 2: 70.0}[len(calls)]
+
+    calls: list[int] = []
+    run = harness.run_timed(Fake(), torch.zeros(1), [0.02, 0.06])
+    assert [c.checkpoint_s for c in run.checkpoints] == [0.02, 0.06]
+    assert run.checkpoints[1].elapsed_s < 0.06 + 0.02  # the 30 ms evaluation was not charged
+    first, est = harness.time_to_reach(run, 60.0)
+    assert first == 0.06 and run.checkpoints[0].elapsed_s < est < run.checkpoints[1].elapsed_s
+    assert harness.time_to_reach(run, 500.0) == (None, None)
+
+
+def test_nvtm_fit_clock_is_paused_during_evaluation() -> None:
+    from nvcodec.model.config import NVTMConfig
+
+    class SlowEval(speed.NVTMMethod):
+        def psnr(self, video) -> float:
+            time.sleep(0.4)  # if this were charged, fit would stop at the first checkpoint
+            return 0.0
+
+    video = torch.randint(0, 256, (2, 16, 16, 3), dtype=torch.uint8)
+    harness.warm_up("cpu")
+    run = harness.run_timed(SlowEval(NVTMConfig.tiny(), 16, 16, 2, bpp=1.0), video, [0.2, 0.5])
+    first, second = run.checkpoints
+    assert second.steps > first.steps and second.elapsed_s < 0.5 + 0.2
+
+
+def test_claim_verdict() -> None:
+    s = [{"method": "NVTM", "time_to_target_s": 20.0}, {"method": "NeRV", "time_to_target_s": 90.0}]
+    assert "holds" in speed.claim_verdict(s, 600, 30) and "4.50x" in speed.claim_verdict(s, 600, 30)
+    s[1]["time_to_target_s"] = "not reached"
+    assert "> 30.0x" in speed.claim_verdict(s, 600, 30)
+
+
+@pytest.mark.parametrize("size", [(352, 288), (176, 144), (320, 240), (320, 180), (100, 70)])
+def test_nerv_shapes_and_budget(size) -> None:
+    w, h = size
+    cfg = nerv.for_budget(w, h, 60_000)
+    model = nerv.NeRV(cfg)
+    assert nerv.count_parameters(cfg) == sum(p.numel() for p in model.parameters()) <= 60_000
+    assert nerv.count_parameters(nerv.NeRVConfig(w, h, cfg.k + 1, cfg.strides)) > 60_000
+    with torch.no_grad():
+        out = model(torch.tensor([0.0, 1.0]))
+    assert out.shape == (2, 3, h, w) and float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_nerv_positional_encoding() -> None:
+    pe = nerv.positional_encoding(torch.tensor([0.5]))
+    assert pe.shape == (1, 80)
+    assert pe[0, 0] == pytest.approx(math.sin(0.5 * math.pi)) and pe[0, 3] == pytest.approx(math.cos(0.625 * math.pi))
+
+
+def test_nvp_budget_and_forward() -> None:
+    cfg = nvp.for_budget(96, 64, 6, 50_000)
+    model = nvp.NVP(cfg)
+    assert cfg.total() == sum(p.numel() for p in model.parameters()) <= 50_000
+    xy = torch.rand(10, 2)
+    u, z = model.inputs(xy, torch.full((10,), 2.0))
+    assert u.shape == (10, 3) and z.shape == (10, cfg.latent_dim)
+    loss = model.loss(xy, torch.full((10,), 2.0), torch.rand(10, 3))
+    loss.backward()
+    assert model.sparse.grad is not None and model.xy[0].grad is not None
+
+
+def test_published_anchors_file() -> None:
+    assert set(uvg.UVG_RESULTS) == {"C3 (Adaptive)", "HEVC (HM 18.0, Random Access)", "VTM (17.0, Random Access)",
+                                     "HiNeRV", "FFNeRV", "HNeRV", "NeRV"}
+    for d in uvg.UVG_RESULTS.values():
+        assert len(d["bpp"]) == len(d["psnr"]) >= 5 and d["source"] and d["reference"].startswith("http")
+        assert all(0 < b < 1 for b in d["bpp"]) and all(30 < p < 42 for p in d["psnr"])
+    assert all(r["taken_from"].startswith("google-deepmind/c3_neural_compression/baselines/uvg.py@")
+               for r in uvg.rows())
+
+
+def test_common_tables(tmp_path: Path) -> None:
+    rows = [{"a": 1, "b": 0.12345}, {"a": 2, "b": None}]
+    common.write_csv(tmp_path / "x.csv", rows, ("a", "b"))
+    assert common.read_csv(tmp_path / "x.csv") == [{"a": "1", "b": "0.12345"}, {"a": "2", "b": ""}]
+    assert common.markdown_table(rows, ("a", "b"), digits=2).splitlines()[2:] == ["| 1 | 0.12 |", "| 2 | - |"]
+    assert common.find_clips([str(tmp_path / "x.csv")]) == [tmp_path / "x.csv"]
+    with pytest.raises(SystemExit):
+        common.find_clips(["no_such_clip"], tmp_path)
+    assert np.isfinite(len(common.git_commit()))
+
+
+@pytest.mark.slow
+def test_bdrate_on_a_real_clip(tmp_path: Path) -> None:
+    clips = common.DEFAULT_CLIPS_DIR
+    if not any(clips.glob("carphone_qcif*.y4m")):
+        pytest.skip("shared clips not available")
+    out = tmp_path / "bd"
+    assert bdrate.main(["--clips", "carphone_qcif", "--frames", "10", "--bpp", "0.5,1.0", "--steps", "60",
+                        "--crf", "22,30,38", "--out", str(out)]) == 0
+    _, rows = read_rows(out / "bdrate.csv")
+    assert len(rows) == 2 + 2 * 2 * 3

@@ -1,0 +1,140 @@
+"""Ctrl-C while encoding: a checkpoint, one line with the exact --resume command, exit 130;
+running that command finishes the job, and the result is the very file an uninterrupted
+run writes (the fit loop's resume is bit-exact on CPU)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import signal
+import subprocess
+import sys
+from fractions import Fraction
+
+import pytest
+import torch
+
+from hardening_util import CLI_ENV, SMALL_BPP, popen_cli, tiny_fit, wait_for
+from nvcodec import api
+from nvcodec.bitstream import read_container
+from nvcodec.compress import model_codec
+from nvcodec.errors import Interrupted
+
+STEPS = 24
+
+
+@pytest.fixture(scope="module")
+def interrupted_then_resumed(small_clip, tmp_path_factory):
+    """`nvcodec encode` interrupted by SIGINT after its first step, then the printed command run."""
+    out_dir = tmp_path_factory.mktemp("sigint out")  # a space in the path: the command must be quoted
+    out = out_dir / "o.nvc"
+    proc = popen_cli("encode", small_clip, "-o", out, "--bpp", SMALL_BPP, "--steps", str(STEPS),
+                      "--device", "cpu")
+    wait_for(proc, rf"\b[1-9]\d*/{STEPS}\b")  # a progress line: the fit loop is running
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    first = {"returncode": proc.returncode, "stderr": err.decode(), "files": sorted(p.name for p in out_dir.iterdir())}
+    last_line = re.split(r"[\r\n]", first["stderr"].strip())[-1]
+    m = re.search(r"resume with: (.*)$", last_line)
+    resumed = None
+    if proc.returncode == 130 and m:
+        argv = shlex.split(m.group(1))
+        assert argv[:2] == ["nvcodec", "encode"], argv
+        resumed = subprocess.run([sys.executable, "-m", "nvcodec", *argv[1:]], capture_output=True, text=True,
+                                 timeout=300, env=CLI_ENV)
+    return {"first": first, "last_line": last_line, "command": m.group(1) if m else None, "resumed": resumed,
+            "out": out, "out_dir": out_dir}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(small_clip, tmp_path_factory) -> bytes:
+    out = tmp_path_factory.mktemp("plain") / "o.nvc"
+    api.encode(small_clip, out, api.EncodeOptions(bpp=float(SMALL_BPP), steps=STEPS, progress=False, device="cpu"))
+    return out.read_bytes()
+
+
+def test_sigint_saves_a_checkpoint_and_prints_the_resume_command(interrupted_then_resumed, small_clip):
+    r = interrupted_then_resumed
+    assert r["first"]["returncode"] == 130, r["first"]["stderr"]
+    assert "Traceback" not in r["first"]["stderr"]
+    line = r["last_line"]
+    ckpt = r["out"].parent / "o.nvc.ckpt"
+    assert re.fullmatch(rf"nvcodec: interrupted: fitting interrupted at step \d+; checkpoint saved to "
+                        rf"{re.escape(str(ckpt))}; resume with: nvcodec encode .*", line), line
+    step = int(re.search(r"at step (\d+)", line).group(1))
+    assert 1 <= step < STEPS
+    argv = shlex.split(r["command"])
+    assert argv[argv.index("-o") + 1] == str(r["out"]) and argv[2] == str(small_clip)
+    assert argv[argv.index("--steps") + 1] == str(STEPS) and "--resume" in argv
+    assert float(argv[argv.index("--bpp") + 1]) == float(SMALL_BPP)
+    assert r["first"]["files"] == ["o.nvc.ckpt"]  # the checkpoint, no output yet
+
+
+def test_the_resume_command_finishes_the_job(interrupted_then_resumed):
+    r = interrupted_then_resumed
+    res = r["resumed"]
+    assert res is not None and res.returncode == 0, res and res.stderr
+    data = r["out"].read_bytes()
+    model_codec.model_from_container(read_container(data, known_types=model_codec.KNOWN_TYPES))
+    assert sorted(p.name for p in r["out_dir"].iterdir()) == ["o.nvc"]  # the checkpoint is gone
+
+
+def test_interrupted_and_resumed_equals_uninterrupted(interrupted_then_resumed, uninterrupted):
+    assert interrupted_then_resumed["out"].read_bytes() == uninterrupted
+
+
+def test_ctrl_c_after_the_fit_also_offers_the_resume(small_clip, tmp_path, monkeypatch):
+    """Ctrl-C during the rate search (after fitting): the checkpoint holds the finished fit."""
+    import nvcodec.rate.search as search
+
+    def ctrl_c(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(search, "search_rate", ctrl_c)
+    with pytest.raises(Interrupted, match=r"interrupted after fitting \(4 steps; checkpoint saved to .*o\.nvc\.ckpt\); "
+                                          r"resume with: nvcodec encode .* --steps 4 .*--resume"):
+        api.encode(small_clip, tmp_path / "o.nvc", api.EncodeOptions(bpp=2.0, steps=4, progress=False, device="cpu"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.nvc.ckpt"]
+
+
+def test_resume_command_repeats_every_shaping_option(tmp_path):
+    from nvcodec.video import RawSpec
+
+    opts = api.EncodeOptions(bpp=0.25, steps=100, seed=7, device="cpu", frame_range=(2, None),
+                             mask_boxes=(3, 16), mask_path=tmp_path / "my mask.png",
+                             checkpoint_path=tmp_path / "c k.ckpt", overwrite=True, progress=False)
+    raw = RawSpec(width=64, height=48, fps=Fraction(30000, 1001), pix_fmt="yuv422p")
+    cmd = api._resume_command(tmp_path / "in put.yuv", tmp_path / "o.nvc", opts, opts.checkpoint_path, raw)
+    argv = shlex.split(cmd)
+    assert argv[:3] == ["nvcodec", "encode", str(tmp_path / "in put.yuv")]
+    pairs = {a: argv[i + 1] for i, a in enumerate(argv[:-1]) if a.startswith("--") or a == "-o"}
+    assert pairs["--bpp"] == "0.25" and pairs["--steps"] == "100" and pairs["--seed"] == "7"
+    assert pairs["--device"] == "cpu" and pairs["--frames"] == "2:" and pairs["--mask-boxes"] == "3:16"
+    assert pairs["--mask"] == str(tmp_path / "my mask.png") and pairs["--checkpoint"] == str(tmp_path / "c k.ckpt")
+    assert pairs["--size"] == "64x48" and pairs["--fps"] == "30000/1001" and pairs["--pix-fmt"] == "yuv422p"
+    assert {"--resume", "-y", "-q"} <= set(argv)
+    # and the CLI parses it back into the same options
+    from nvcodec.cli import cli
+
+    params = cli.commands["encode"].make_context("encode", argv[2:]).params
+    assert params["input_path"] == tmp_path / "in put.yuv" and params["bpp"] == 0.25 and params["steps"] == 100
+    assert params["frame_range"] == "2:" and params["resume"] and params["overwrite"] and params["quiet"]
+    assert params["raw_size"] == "64x48" and params["raw_fps"] == "30000/1001" and params["device"] == "cpu"
+
+
+# ------------------------------------------------------------------ the fit loop itself
+
+@pytest.mark.parametrize("k", [1, 3, 8, 10])  # in the flow-supervised phase, the main phase, QAT
+def test_fit_interrupted_at_step_k_and_resumed_is_bit_exact(tmp_path, k):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    ref_model, ref = tiny_fit(tmp_path / "a", None, False)
+    with pytest.raises(Interrupted, match=f"at step {k}; checkpoint saved"):
+        tiny_fit(tmp_path / "b", k, False)
+    model, res = tiny_fit(tmp_path / "b", None, True)
+    assert res.resumed_from == k and res.steps == ref.steps == 12
+    assert res.psnr == ref.psnr
+    a, b = ref_model.all_tensors(), model.all_tensors()
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name].detach().cpu(), b[name].detach().cpu()), name
