@@ -135,9 +135,13 @@ def infer(spec: SirenSpec, ws: list[Tensor], u: Tensor, z: Tensor, chunk: int = 
     syn_w, syn_b, out_w, out_b, mod_z, mod_b, mod_g = _split(spec, ws)
     wm = spec.mod_width
     out = u.new_empty(u.shape[0], OUT_DIM)
+    if spec.modulated:
+        mod_z_all, mod_b_all = torch.cat(list(mod_z)), torch.cat(list(mod_b))
     for c0 in range(0, u.shape[0], chunk):
         uc, zc = u[c0:c0 + chunk], z[c0:c0 + chunk]
         h, g = uc, None
+        if spec.modulated:
+            zp = torch.addmm(mod_b_all, zc, mod_z_all.t())
         for i in range(spec.depth):
             om = spec.omega_first if i == 0 else spec.omega
             if spec.modulated or i > 0:
@@ -147,7 +151,7 @@ def infer(spec: SirenSpec, ws: list[Tensor], u: Tensor, z: Tensor, chunk: int = 
                 pre.addmm_(zc, syn_w[i][:, IN_DIM:].t(), alpha=om)
             h = pre.sin_()
             if spec.modulated:
-                a = torch.addmm(mod_b[i], zc, mod_z[i].t())
+                a = zp[:, i * wm:(i + 1) * wm]
                 if i > 0:
                     a.addmm_(g, mod_g[i].t())
                 g = a.relu_()
@@ -178,6 +182,16 @@ class _FusedMSE(torch.autograd.Function):
         if need:
             g_syn_w, g_syn_b, g_out_w, g_out_b, g_mod_z, g_mod_b, g_mod_g = _split(spec, gws)
         dz = torch.empty_like(z) if need_z else None
+        # omega folded into the (small) weights once, instead of scaling activations
+        syn_w_om = [None] + [w * spec.omega for w in syn_w[1:]] if need else []
+        if spec.modulated:
+            # the z-parts of all modulator layers as one wide matmul (and one for each
+            # of their gradients): fewer, better-shaped GEMMs
+            mod_z_all = torch.cat(list(mod_z))
+            mod_b_all = torch.cat(list(mod_b))
+            if need:
+                g_mod_z_all = torch.zeros_like(mod_z_all)
+                g_mod_b_all = torch.zeros_like(mod_b_all)
         for c0 in range(0, n_total, chunk):
             uc, zc, tc = u[c0:c0 + chunk], z[c0:c0 + chunk], target[c0:c0 + chunk]
             # ---- forward, keeping what the backward needs
@@ -186,6 +200,8 @@ class _FusedMSE(torch.autograd.Function):
             coss: list[Tensor] = []
             gs: list[Tensor] = []
             h, g = uc, None
+            if spec.modulated:
+                zp = torch.addmm(mod_b_all, zc, mod_z_all.t())  # [n, depth * wm]
             for i in range(d):
                 om = spec.omega_first if i == 0 else spec.omega
                 if spec.modulated or i > 0:
@@ -198,7 +214,7 @@ class _FusedMSE(torch.autograd.Function):
                     sins.append(s)
                     coss.append(pre.cos_())
                 if spec.modulated:
-                    a = torch.addmm(mod_b[i], zc, mod_z[i].t())
+                    a = zp[:, i * wm:(i + 1) * wm]
                     if i > 0:
                         a.addmm_(g, mod_g[i].t())
                     g = a.relu_()
@@ -222,6 +238,8 @@ class _FusedMSE(torch.autograd.Function):
             g_out_b.add_(diff.sum(0))
             dh = diff @ out_w
             da_next = None
+            if spec.modulated:
+                dzp = torch.empty_like(zp)
             for i in reversed(range(d)):
                 om = spec.omega_first if i == 0 else spec.omega
                 if spec.modulated:
@@ -229,14 +247,8 @@ class _FusedMSE(torch.autograd.Function):
                     dg = dh[:, :wm] * sins[i][:, :wm]
                     if da_next is not None:
                         dg.addmm_(da_next, mod_g[i + 1])
-                    da = torch.ops.aten.threshold_backward(dg, g, 0.0)
-                    g_mod_z[i].addmm_(da.t(), zc)
-                    g_mod_b[i].add_(da.sum(0))
-                    if need_z:
-                        if i == d - 1:
-                            torch.mm(da, mod_z[i], out=dz[c0:c0 + chunk])
-                        else:
-                            dz[c0:c0 + chunk].addmm_(da, mod_z[i])
+                    da = torch.ops.aten.threshold_backward.grad_input(
+                        dg, g, 0.0, grad_input=dzp[:, i * wm:(i + 1) * wm])
                     if i > 0:
                         g_mod_g[i].addmm_(da.t(), gs[i - 1])
                     da_next = da
@@ -252,7 +264,16 @@ class _FusedMSE(torch.autograd.Function):
                     g_syn_w[i].addmm_(dpre.t(), hs[i], alpha=om)
                 g_syn_b[i].add_(dpre.sum(0), alpha=om)
                 if i > 0:
-                    dh = torch.mm(dpre, syn_w[i]).mul_(om)
+                    dh = torch.mm(dpre, syn_w_om[i])
+            if spec.modulated:
+                g_mod_z_all.addmm_(dzp.t(), zc)
+                g_mod_b_all.add_(dzp.sum(0))
+                if need_z:
+                    torch.mm(dzp, mod_z_all, out=dz[c0:c0 + chunk])
+        if need and spec.modulated:
+            for i in range(d):
+                g_mod_z[i].copy_(g_mod_z_all[i * wm:(i + 1) * wm])
+                g_mod_b[i].copy_(g_mod_b_all[i * wm:(i + 1) * wm])
         ctx.grads = (dz, gws)
         return (sq / (n_total * OUT_DIM)).to(u.dtype)
 

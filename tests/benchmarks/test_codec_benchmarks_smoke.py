@@ -37,3 +37,12 @@ def test_downstream_smoke(tiny_clip, tmp_path):
                                          "decode speed (frames/s)"]
     assert all(float(r["nvcodec_psnr"]) > 5 for r in rows)
     assert (tmp_path / "downstream.md").exists()
+
+
+def test_fit_quality_smoke(tiny_clip, tmp_path):
+    from benchmarks import fit_quality
+
+    fit_quality.main(["--clips", str(tiny_clip), "--budgets", "4", "--config", "bpp:2,paper", "--out", str(tmp_path)])
+    rows = _rows(tmp_path / "fit_quality.csv")
+    assert [r["config"] for r in rows] == ["bpp:2", "paper"]
+    assert all(float(r["psnr_rgb"]) > 5 and int(r["steps"]) > 0 for r in rows)
