@@ -309,6 +309,8 @@ def mutate_config(cfg: dict, rng: random.Random) -> str:
         return rng.choice(["", "{", "[" * 5000 + "]" * 5000, "{" * 100000, "null", "[]", "1e999", "\"x\"",
                            "{\"gop_size\": 1, \"gop_size\": 2}", "\xff\xfe"])
     paths = [p for p in _json_paths(cfg) if p]
+    if not paths:  # not a container (the base config was already replaced): swap in another value
+        return json.dumps(rng.choice([{}, [], 0, "x", None, {"gop_size": -1}]))
     path = rng.choice(paths)
     cur = cfg
     for k in path:

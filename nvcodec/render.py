@@ -105,7 +105,7 @@ def render_frame(model: torch.nn.Module, t: float, width: int, height: int, *,
         ys = (torch.arange(y0, y1, device=device, dtype=torch.float32) + 0.5) / height
         gy, gx = torch.meshgrid(ys, xs, indexing="ij")
         xy = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=-1)[None]
-        rgb = model.forward_frames(xy, t_tensor)[0].clamp_(0.0, 1.0)
+        rgb = torch.nan_to_num(model.forward_frames(xy, t_tensor)[0], nan=0.0).clamp_(0.0, 1.0)
         out[y0 * width:y1 * width] = rgb.float().cpu().numpy()
     return out.reshape(height, width, 3)
 

@@ -48,38 +48,51 @@ class _BilinearLookup(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, coords: Tensor, grid_index: Tensor | None, *tables: Tensor) -> Tensor:  # type: ignore[override]
+        # Planar [2, L, S] arrays (axis, level, sample): every elementwise op runs
+        # along the long contiguous sample axis (broadcasts over tiny trailing dims
+        # are several times slower on CPU).
         dev = coords.device
         levels = len(tables)
         s = coords.shape[0]
         c = tables[0].shape[1]
         shapes = [tuple(t.shape) for t in tables]
-        res = torch.tensor([[sh[3], sh[2]] for sh in shapes], dtype=coords.dtype, device=dev).unsqueeze(1)
-        ires = torch.tensor([[sh[3], sh[2], sh[2] * sh[3]] for sh in shapes], dtype=torch.int64, device=dev)
-        pos = coords.unsqueeze(0) * res  # [L, S, 2] continuous cell positions
+        res = torch.tensor([[sh[3] for sh in shapes], [sh[2] for sh in shapes]], dtype=coords.dtype,
+                           device=dev).unsqueeze(2)  # [2, L, 1]
+        ires = torch.tensor([[sh[3] for sh in shapes], [sh[2] * sh[3] for sh in shapes]],
+                            dtype=torch.int64, device=dev).unsqueeze(2)  # [2, L, 1]: width, cells
+        pos = coords.t().unsqueeze(1) * res  # [2, L, S] continuous cell positions
         pos.sub_(0.5)
         need_coords = ctx.needs_input_grad[0]
+        dpos = None
         if need_coords:  # d pos / d coord = res inside the grid, 0 where clamped
-            dpos = res * ((pos > 0) & (pos < res - 1)).to(pos.dtype)
+            dpos = ((pos > 0) & (pos < res - 1)).to(pos.dtype).mul_(res)
         pos.clamp_(min=0.0)
         torch.minimum(pos, res - 1, out=pos)
         i0 = torch.minimum(pos.floor(), (res - 2).clamp(min=0))
         f = pos.sub_(i0)  # fractions in [0, 1]
         ii = i0.to(torch.int64)
-        width = ires[:, 0:1]
-        base = ii[..., 1] * width + ii[..., 0]  # [L, S]
+        width = ires[0]  # [L, 1]
+        base = torch.addcmul(ii[0], ii[1], width)  # [L, S] row of (x0, y0)
         if grid_index is not None:
-            base += grid_index.unsqueeze(0) * ires[:, 2:3]
-        offs = torch.cat([torch.zeros_like(width), torch.ones_like(width), width, width + 1], dim=1)
-        idx = base.unsqueeze(2) + offs.unsqueeze(1)  # [L, S, 4]: (x0,y0) (x1,y0) (x0,y1) (x1,y1)
+            base.addcmul_(grid_index.unsqueeze(0), ires[1])
+        # corner rows (x0,y0) (x1,y0) (x0,y1) (x1,y1), written in place: stacking
+        # along a last dim of 4 is slow on CPU
+        idx = torch.empty(levels, s, 4, dtype=torch.int64, device=dev)
+        idx[..., 0] = base
+        torch.add(base, 1, out=idx[..., 1])
+        torch.add(base, width, out=idx[..., 2])
+        torch.add(idx[..., 2], 1, out=idx[..., 3])
         g = 1.0 - f
-        wx = torch.stack([g[..., 0], f[..., 0]], dim=2)
-        wy = torch.stack([g[..., 1], f[..., 1]], dim=2)
-        w = (wy.unsqueeze(3) * wx.unsqueeze(2)).view(levels, s, 4)
+        w = coords.new_empty(levels, s, 4)
+        torch.mul(g[0], g[1], out=w[..., 0])
+        torch.mul(f[0], g[1], out=w[..., 1])
+        torch.mul(g[0], f[1], out=w[..., 2])
+        torch.mul(f[0], f[1], out=w[..., 3])
         flats = [_flat(t) for t in tables]
-        out = coords.new_empty(s, levels * c)
-        for lev, flat in enumerate(flats):
-            out[:, lev * c:(lev + 1) * c] = F.embedding_bag(idx[lev], flat, per_sample_weights=w[lev],
-                                                             mode="sum")
+        offsets = torch.arange(0, 4 * s, 4, device=dev)  # bags of 4 (made once, not per level)
+        out = torch.cat([F.embedding_bag(idx[lev].view(-1), flat, offsets, mode="sum",
+                                         per_sample_weights=w[lev].view(-1))
+                         for lev, flat in enumerate(flats)], dim=1)
         if need_coords:
             ctx.save_for_backward(idx, w, f, dpos, *flats)
         else:
@@ -99,15 +112,14 @@ class _BilinearLookup(torch.autograd.Function):
         go_all = grad_out.reshape(s, levels, c).permute(1, 0, 2).contiguous()  # [L, S, C]
         grad_coords = None
         if ctx.need_coords:
-            dfrac = grad_out.new_empty(levels, s, 2)
+            dfrac = grad_out.new_empty(2, levels, s)
             for lev, flat in enumerate(flats):
                 v = flat.index_select(0, idx[lev].reshape(-1)).view(s, 4, c)
-                d = torch.bmm(v, go_all[lev].unsqueeze(2)).view(s, 4)  # <corner, grad>
-                fx, fy = f[lev, :, 0], f[lev, :, 1]
-                # d/dfx of sum_k w_k d_k, w = ((1-fy)(1-fx), (1-fy)fx, fy(1-fx), fy fx)
-                torch.lerp(d[:, 1] - d[:, 0], d[:, 3] - d[:, 2], fy, out=dfrac[lev, :, 0])
-                torch.lerp(d[:, 2] - d[:, 0], d[:, 3] - d[:, 1], fx, out=dfrac[lev, :, 1])
-            grad_coords = (dfrac * dpos).sum(0)
+                d = torch.bmm(v, go_all[lev].unsqueeze(2)).view(s, 4).t()  # [4, S]: <corner, grad>
+                # d/dfx of sum_k w_k d_k with w = ((1-fy)(1-fx), (1-fy)fx, fy(1-fx), fy fx)
+                torch.lerp(d[1] - d[0], d[3] - d[2], f[1, lev], out=dfrac[0, lev])
+                torch.lerp(d[2] - d[0], d[3] - d[1], f[0, lev], out=dfrac[1, lev])
+            grad_coords = (dfrac.mul_(dpos)).sum(1).t()
         grads: list[Tensor | None] = []
         src = grad_out.new_empty(s, 4, c)
         for lev, flat in enumerate(flats):

@@ -86,7 +86,11 @@ def compute_bounds(x: Tensor, y: Tensor, mode: str, r_th: float, bins: int) -> l
 
 
 def normalize(coords: Tensor, bounds: Tensor) -> Tensor:
-    """Eq. 5: (c - min) / (max - min), clipped to [0, 1]. coords [..., 2], bounds [..., 4]."""
+    """Eq. 5: (c - min) / (max - min), clipped to [0, 1]. coords [..., 2], bounds [..., 4].
+
+    A NaN (only a degenerate or hostile file can produce one) becomes 0, so that grid
+    indices are always valid.
+    """
     lo = bounds[..., 0:2]
     span = bounds[..., 2:4] - lo
-    return ((coords - lo) / span).clamp(0.0, 1.0)
+    return torch.nan_to_num((coords - lo) / span, nan=0.0).clamp(0.0, 1.0)
