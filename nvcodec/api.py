@@ -181,7 +181,7 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
         raise Interrupted(f"{e}; resume with: {_resume_command(src, dst, options, ckpt, raw)}") from None
 
     try:
-        model = model.to("cpu").eval()
+        model = model.eval()  # stays on the fitting device: quantize_model copies to the CPU
         header = StreamHeader.from_video_info(info)
         target_bytes = options.bpp * info.pixels / 8
         encoder_info = {"encoder": f"nvcodec {__version__}", "target_bpp": options.bpp,
@@ -192,8 +192,8 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
 
         # honest report: parse the bytes we are about to write, exactly as the decoder does
         container = read_container(choice.data, known_types=model_codec.KNOWN_TYPES)
-        decoded = model_codec.model_from_container(container, "cpu")
-        quality = measure_quality(decoded, model, info, frames, rgb, mask)
+        decoded = model_codec.model_from_container(container, device)
+        quality = measure_quality(decoded, model, info, frames, rgb, mask, device=device)
 
         atomic_write_bytes(dst, choice.data, overwrite=options.overwrite)
     except KeyboardInterrupt:  # the checkpoint holds the finished fit: resuming skips straight here
@@ -251,16 +251,17 @@ def _resume_command(src, dst, options: EncodeOptions, ckpt, raw: RawSpec | None 
 
 
 def measure_quality(decoded: torch.nn.Module, fitted: torch.nn.Module | None, info: VideoInfo, frames: list,
-                    rgb: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float | None]:
+                    rgb: np.ndarray, mask: np.ndarray | None = None,
+                    device: torch.device | str = "cpu") -> dict[str, float | None]:
     """PSNR of the decoded model's output as the decoder writes it (YUV at the source's format)."""
     acc = PsnrAccumulator(info.bit_depth)
     float_mse, masked_se, masked_n = [], 0.0, 0
     for t, src_frame in enumerate(frames):
-        out_rgb = render_frame(decoded, float(t), info.width, info.height)
+        out_rgb = render_frame(decoded, float(t), info.width, info.height, device=device)
         out_yuv = rgb_to_yuv(out_rgb, info)
         acc.add(frame_errors(src_frame, out_yuv, info.bit_depth, rgb[t], out_rgb))
         if fitted is not None:
-            f_rgb = render_frame(fitted, float(t), info.width, info.height)
+            f_rgb = render_frame(fitted, float(t), info.width, info.height, device=device)
             float_mse.append(float(np.mean((f_rgb.astype(np.float64) - rgb[t]) ** 2)))
         if mask is not None and mask[t].any():
             d = (out_rgb[mask[t]].astype(np.float64) - rgb[t][mask[t]]) ** 2
