@@ -24,7 +24,7 @@ from nvcodec.video.frame import Frame  # noqa: E402
 
 CROP = (96, 64)  # width, height, taken from the centre of the bundled clip
 FRAMES = 3
-SETTINGS = {"bpp": 0.5, "steps": 25, "seed": 7}
+SETTINGS = {"bpp": 1.5, "steps": 25, "seed": 7}
 
 
 def make_input(path: Path) -> Path:

@@ -75,7 +75,11 @@ class NVTM(nn.Module):
         bounds = torch.tensor([[0.0, 0.0, 1.0, 1.0]]).repeat(self.num_latent, 1)
         self.register_buffer("norm_bounds", bounds)
         self.fused_chunk = 1024  # rows per chunk of the fused fitting path (cache-sized)
-        self.infer_chunk = 8192
+        self.infer_chunk = 2048  # rows per chunk of the decoding path
+        # Scale of the reconstruction gradient that reaches the alignment flow through
+        # the grid lookup (fitting only; 1 = plain backprop, 0 = the flow learns from
+        # the optical-flow loss alone). Set by the fitting loop.
+        self.flow_grad_scale = 1.0
 
     # ------------------------------------------------------------------ tensors
     def grid_tensors(self) -> dict[str, nn.Parameter]:
@@ -167,8 +171,11 @@ class NVTM(nn.Module):
         flow = self.alignment_flow(xy, t)
         k = self.gop_index(t).long()
         coords, gidx = [], []
+        lookup_flow = flow
+        if self.flow_grad_scale != 1.0 and flow.requires_grad:
+            lookup_flow = _scale_grad(flow, self.flow_grad_scale)
         for j, p in enumerate(self.config.neighbors):
-            aligned = xy + flow[..., 2 * j:2 * j + 2]
+            aligned = xy + lookup_flow[..., 2 * j:2 * j + 2]
             bounds = self.norm_bounds[k + p]  # [F, 4]
             coords.append(normalize(aligned, bounds.unsqueeze(1)).reshape(s_all, 2))
             gidx.append((k + p).repeat_interleave(pts))
@@ -244,6 +251,22 @@ class NVTM(nn.Module):
         n = self.num_parameters()
         return (f"{self.width}x{self.height}x{self.frames}, gops={self.num_gops}, "
                 f"latent grids={self.num_latent}, params={n}")
+
+
+class _ScaleGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, scale: float) -> Tensor:  # type: ignore[override]
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g: Tensor):  # type: ignore[override]
+        return g * ctx.scale, None
+
+
+def _scale_grad(x: Tensor, scale: float) -> Tensor:
+    """Identity whose backward multiplies the gradient by `scale` (0: detach)."""
+    return x.detach() if scale == 0 else _ScaleGrad.apply(x, scale)
 
 
 def pixel_centres(width: int, height: int, device: torch.device | str | None = None) -> Tensor:

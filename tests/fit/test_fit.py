@@ -142,3 +142,31 @@ def test_sampled_psnr_close_to_full(make_clip):
     sampled = evaluate_psnr(m, v, max_pixels=600)
     tiled = evaluate_psnr(m, v, tile_pixels=37)
     assert abs(full - tiled) < 1e-6 and abs(full - sampled) < 1.5
+
+
+def test_qat_substitution_sees_quantised_tensors():
+    """functional_call with fake-quantised grids/weights = a model holding those values."""
+    from nvcodec.compress.quantize import fake_quantize_grid, fake_quantize_weight, weight_step
+
+    m = _model()
+    with torch.no_grad():
+        for g in m.grid_tensors().values():
+            g.uniform_(-0.3, 0.3)
+    over = {k: fake_quantize_grid(p) for k, p in m.grid_tensors().items()}
+    over.update({k: fake_quantize_weight(p, weight_step(p, 0.1)) for k, p in m.weight_tensors().items()})
+    xy = torch.rand(2, 20, 2, generator=torch.Generator().manual_seed(0))
+    t = torch.tensor([0.0, 3.0])
+    target = torch.rand(2, 20, 3, generator=torch.Generator().manual_seed(1))
+    loss_q, _ = torch.func.functional_call(m, over, (xy, t), {"target": target})
+    q = _model()
+    q.load_tensors({**{k: v.detach() for k, v in over.items()}, **q.state_tensors()})
+    loss_ref, _ = q.fit_loss(xy, t, target)
+    assert float(loss_q.detach()) == pytest.approx(float(loss_ref.detach()), rel=1e-6)
+    loss_plain, _ = m.fit_loss(xy, t, target)
+    assert float(loss_plain.detach()) != float(loss_q.detach())
+
+
+def test_threads_option_is_scoped(make_clip):
+    before = torch.get_num_threads()
+    fit(_model(), make_clip(T, H, W), _opts(steps=1, threads=2))
+    assert torch.get_num_threads() == before
