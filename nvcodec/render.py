@@ -83,14 +83,6 @@ def output_size(width: int, height: int, chroma: str, *, scale: float | None = N
     return int(w), int(h)
 
 
-def pixel_centres(width: int, height: int, device: torch.device) -> torch.Tensor:
-    """[H*W, 2] normalised (x, y) of pixel centres, row-major."""
-    xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width
-    ys = (torch.arange(height, device=device, dtype=torch.float32) + 0.5) / height
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=-1)
-
-
 @torch.no_grad()
 def render_frame(model: torch.nn.Module, t: float, width: int, height: int, *,
                  device: torch.device | str = "cpu", tile_points: int = DEFAULT_TILE_POINTS) -> np.ndarray:
