@@ -70,11 +70,13 @@ def forward_flops(model: NVTM, points_per_frame: int) -> dict[str, float]:
         syn = (3 + z) * b.width + (b.depth - 1) * b.width * b.width
         mod = 0
     out = b.width * 3
-    dims = model.flow.dims
-    flow = sum(i * o for i, o in zip(dims[:-1], dims[1:]))
-    f = cfg.flow
-    hyper = (2 * f.hyper_hidden + (f.hyper_layers - 1) * f.hyper_hidden ** 2
-             + f.hyper_hidden * model.flow.n_generated) / points_per_frame
+    flow = hyper = 0.0
+    if model.flow is not None:
+        dims = model.flow.dims
+        flow = sum(i * o for i, o in zip(dims[:-1], dims[1:]))
+        f = cfg.flow
+        hyper = (2 * f.hyper_hidden + (f.hyper_layers - 1) * f.hyper_hidden ** 2
+                 + f.hyper_hidden * model.flow.n_generated) / points_per_frame
     lookups = 4 * (len(cfg.neighbors) * cfg.latent.levels * cfg.latent.features
                    + (cfg.static.levels * cfg.static.features if cfg.use_static_grid else 0))
     parts = {"base": 2.0 * (syn + mod + out), "flow": 2.0 * flow, "hyper": 2.0 * hyper,

@@ -264,11 +264,12 @@ def _hand_over_grads(aliases: list[tuple[Tensor, Tensor]]) -> None:
 def _param_groups(model: NVTM, opts: FitOptions, grids: list[Tensor]) -> list[dict]:
     flow = [p for k, p in model.weight_tensors().items() if k.startswith("flow.")]
     base = [p for k, p in model.weight_tensors().items() if not k.startswith("flow.")]
-    return [
+    groups = [
         {"params": grids, "lr": opts.lr_grid, "base_lr": opts.lr_grid, "name": "grids"},
         {"params": base, "lr": opts.lr_base, "base_lr": opts.lr_base, "name": "base"},
         {"params": flow, "lr": opts.lr_flow, "base_lr": opts.lr_flow, "name": "flow"},
     ]
+    return [g for g in groups if g["params"]]
 
 
 def _save_checkpoint(path: str, model: NVTM, opt: torch.optim.Optimizer, step: int, elapsed: float,
@@ -359,7 +360,7 @@ def fit(model: NVTM, video_rgb: Tensor, options: FitOptions, *, mask: Tensor | N
             model.base.out_b.copy_(video.reshape(-1, 3).float().mean(0) / 255.0)
     cfg = model.config
 
-    use_aux = opts.aux_weight > 0 and opts.aux_fraction > 0
+    use_aux = opts.aux_weight > 0 and opts.aux_fraction > 0 and model.flow is not None
     targets: FlowTargets | None = None
     if use_aux and (opts.steps is None or step < opts.aux_fraction * opts.steps):
         targets = compute_flow_targets(video, cfg.gop_size, cfg.neighbors, preset=opts.flow_preset,

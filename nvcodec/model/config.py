@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from ..errors import BitstreamError
 
 NORMALIZATIONS = ("adaptive", "clip", "minmax")
+ALIGNMENTS = ("flow", "none")
 LATENT_MODES = ("modulation", "input")
 
 # Upper bounds keep a hostile or corrupt file from asking for absurd allocations.
@@ -57,19 +58,20 @@ def _get_bool(d: Mapping[str, Any], key: str, where: str) -> bool:
     return v
 
 
-def _get_choice(d: Mapping[str, Any], key: str, where: str, choices: tuple[str, ...]) -> str:
-    v = d[key]
+def _get_choice(d: Mapping[str, Any], key: str, where: str, choices: tuple[str, ...],
+                default: str | None = None) -> str:
+    v = d.get(key, default) if default is not None else d[key]
     if not isinstance(v, str) or v not in choices:
         raise _fail(f"{where}.{key}", f"{v!r} is not one of {choices}")
     return v
 
 
-def _check_keys(d: Any, cls: type, where: str) -> Mapping[str, Any]:
+def _check_keys(d: Any, cls: type, where: str, optional: frozenset[str] = frozenset()) -> Mapping[str, Any]:
     if not isinstance(d, Mapping):
         raise _fail(where, f"expected an object, got {type(d).__name__}")
     names = {f.name for f in fields(cls)}
     extra = set(d) - names
-    missing = names - set(d)
+    missing = names - set(d) - optional
     if extra:
         raise _fail(where, f"unknown field(s) {sorted(map(str, extra))}")
     if missing:
@@ -207,8 +209,9 @@ class NVTMConfig:
 
     Ablation switches: `normalization` (Eq. 5 adaptive / clip / min-max),
     `use_static_grid`, `latent_mode` ("modulation" or "input": z concatenated to
-    (x, y, t)), `neighbors` (the index set P: (0,) or (0, 1)), `gop_size` (n).
-    `norm_threshold` is r_th; `norm_bins` the histogram bins per unit length used
+    (x, y, t)), `neighbors` (the index set P: (0,) or (0, 1)), `gop_size` (n),
+    `alignment` ("flow": the hyper-SIREN flow of Eq. 2-4; "none": points look up
+    the keyframe grids unmoved, no flow network is stored). `norm_threshold` is r_th; `norm_bins` the histogram bins per unit length used
     to find the dense region.
     """
 
@@ -224,6 +227,7 @@ class NVTMConfig:
     norm_threshold: float = 0.5
     norm_bins: int = 32
     latent_mode: str = "modulation"
+    alignment: str = "flow"
 
     def __post_init__(self) -> None:
         # tuples survive JSON as lists; normalise so that equality works
@@ -276,12 +280,14 @@ class NVTMConfig:
             "norm_threshold": self.norm_threshold,
             "norm_bins": self.norm_bins,
             "latent_mode": self.latent_mode,
+            "alignment": self.alignment,
         }
 
     @classmethod
     def from_dict(cls, d: Any) -> "NVTMConfig":
         where = "config"
-        d = _check_keys(d, cls, where)
+        # `alignment` came after the first files were written: absent means "flow"
+        d = _check_keys(d, cls, where, optional=frozenset({"alignment"}))
         nb = d["neighbors"]
         if (not isinstance(nb, (list, tuple)) or any(isinstance(x, bool) for x in nb)
                 or tuple(nb) not in ((0,), (0, 1))):
@@ -298,4 +304,5 @@ class NVTMConfig:
             norm_threshold=_get_float(d, "norm_threshold", where, 0.0, 1.0, lo_open=True),
             norm_bins=_get_int(d, "norm_bins", where, 2, 4096),
             latent_mode=_get_choice(d, "latent_mode", where, LATENT_MODES),
+            alignment=_get_choice(d, "alignment", where, ALIGNMENTS, default="flow"),
         )

@@ -69,7 +69,7 @@ class NVTM(nn.Module):
         self.static = nn.ParameterList([
             nn.Parameter(new_grid(1, config.static.features, r, config.static.init_range, gen))
             for r in self.static_res])
-        self.flow = HyperFlow(config.flow, 2 * len(config.neighbors), gen)
+        self.flow = HyperFlow(config.flow, 2 * len(config.neighbors), gen) if config.alignment == "flow" else None
         self.base = siren.ModulatedSiren(config.base, config.latent_dim,
                                          config.latent_mode == "modulation", gen)
         bounds = torch.tensor([[0.0, 0.0, 1.0, 1.0]]).repeat(self.num_latent, 1)
@@ -158,7 +158,9 @@ class NVTM(nn.Module):
     # ------------------------------------------------------------------ forward
     def alignment_flow(self, xy: Tensor, t: Tensor) -> Tensor:
         """Alignment flows [F, P, 2|P|] (normalised units): channels 2p, 2p+1 move
-        (x, y) at time t to keyframe t_{k+p}."""
+        (x, y) at time t to keyframe t_{k+p} (zeros with alignment="none")."""
+        if self.flow is None:
+            return xy.new_zeros(xy.shape[0], xy.shape[1], 2 * len(self.config.neighbors))
         raw = self.flow(xy, self._tau(t))
         s = self.time_scales(t)  # [F, |P|]
         return raw * s.repeat_interleave(2, dim=1).unsqueeze(1)

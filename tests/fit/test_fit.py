@@ -94,6 +94,7 @@ def test_resume_rejects_other_model(make_clip, tmp_path: Path):
     dict(neighbors=(0,)),
     dict(gop_size=1),
     dict(gop_size=4),
+    dict(alignment="none"),
 ])
 def test_ablation_switches_fit(make_clip, changes):
     v = make_clip(T, H, W)

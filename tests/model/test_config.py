@@ -17,18 +17,28 @@ def test_paper_preset_values():
     assert (c.flow.layers, c.flow.hidden, c.flow.hyper_layers) == (5, 8, 1)
     assert (c.base.depth, c.base.width) == (3, 185)
     assert c.normalization == "adaptive" and c.norm_threshold == 0.5
-    assert c.latent_mode == "modulation" and c.use_static_grid
+    assert c.latent_mode == "modulation" and c.use_static_grid and c.alignment == "flow"
     assert c.latent_dim == 2 * 7 * 4 + 16 * 2
 
 
 @pytest.mark.parametrize("cfg", [NVTMConfig.paper(), NVTMConfig.tiny(),
                                  NVTMConfig.tiny().replace(neighbors=(0,), normalization="clip",
-                                                           latent_mode="input", use_static_grid=False)])
+                                                           latent_mode="input", use_static_grid=False,
+                                                           alignment="none")])
 def test_json_round_trip(cfg):
     d = json.loads(json.dumps(cfg.to_dict()))
     back = NVTMConfig.from_dict(d)
     assert back == cfg
     assert back.to_dict() == cfg.to_dict()
+
+
+def test_alignment_may_be_absent_and_means_flow():
+    """Spec 10.1: MCFG written before the `alignment` member existed still decodes."""
+    d = json.loads(json.dumps(NVTMConfig.tiny().to_dict()))
+    del d["alignment"]
+    assert NVTMConfig.from_dict(d).alignment == "flow"
+    d["alignment"] = "none"
+    assert NVTMConfig.from_dict(d).alignment == "none"
 
 
 def _paper_dict():
@@ -44,6 +54,7 @@ def _paper_dict():
     lambda d: d.update(neighbors="01"),
     lambda d: d.update(normalization="zscore"),
     lambda d: d.update(latent_mode=1),
+    lambda d: d.update(alignment="optical"),
     lambda d: d.update(use_static_grid=1),
     lambda d: d.update(norm_threshold=0.0),
     lambda d: d.update(norm_threshold=float("nan")),

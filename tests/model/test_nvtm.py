@@ -55,6 +55,15 @@ def test_single_neighbor_grid_count():
     assert m.forward_frames(_points(2, 4), torch.tensor([0.0, 4.0]), return_flow=True)[1].shape == (2, 4, 2)
 
 
+def test_no_alignment_has_no_flow_network():
+    m = _model(NVTMConfig.tiny().replace(alignment="none"))
+    assert m.flow is None and not any(k.startswith("flow.") for k in m.weight_tensors())
+    xy = _points(2, 6)
+    rgb, flow = m.forward_frames(xy, torch.tensor([1.0, 3.0]), return_flow=True)
+    assert rgb.shape == (2, 6, 3) and torch.equal(flow, torch.zeros(2, 6, 4))
+    assert m.num_parameters()["weights"] < _model().num_parameters()["weights"]
+
+
 def test_gop_index_and_time_scales():
     m = _model()  # gop 2, 5 frames -> GOPs {0,1}, {2,3}, {4}
     t = torch.tensor([0.0, 1.0, 1.5, 2.0, 3.0, 4.0, 4.5])
@@ -222,3 +231,25 @@ def test_reference_and_infer_agree_for_partial_modulation():
         a = siren.reference(spec, net.weight_list(), u, z)
         b = siren.infer(spec, net.weight_list(), u, z, chunk=6)
     assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_flow_grad_scale_controls_reconstruction_gradient_into_flow():
+    m = _model()
+    with torch.no_grad():
+        for g in m.grid_tensors().values():
+            g.uniform_(-0.5, 0.5)
+    xy = _points(3, 20)
+    t = torch.tensor([1.0, 3.0, 4.5])
+    target = torch.rand(3, 20, 3, generator=torch.Generator().manual_seed(0))
+    grads = {}
+    for scale in (1.0, 0.5, 0.0):
+        m.zero_grad()
+        m.flow_grad_scale = scale
+        loss, flow = m.fit_loss(xy, t, target)
+        loss.backward()
+        grads[scale] = torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel())
+                                  for p in m.flow.parameters()])
+        assert flow.requires_grad  # the auxiliary loss can still train the flow
+    assert grads[1.0].abs().sum() > 0
+    assert torch.allclose(grads[0.5], 0.5 * grads[1.0], rtol=1e-4, atol=1e-9)
+    assert grads[0.0].abs().sum() == 0
