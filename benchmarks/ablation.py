@@ -2,7 +2,8 @@
 
 Variants (NVTMConfig fields): adaptive normalisation vs clipping and the static grid on/off
 (Table 5a), the latent as modulation vs as input (5b), the neighbour set P = {0} vs {0, 1}
-(5c) and the GOP size 5 / 10 / 20 (6). Every variant fits for the same --time (or
+(5c) and the GOP size 5 / 10 / 20 (6); and ours: no alignment flow at all (the keyframe
+grids looked up at the unmoved point). Every variant fits for the same --time (or
 --steps) on the same clip; the score is the unquantised RGB PSNR of the full clip.
 
 Sizing: by default each variant is sized by nvcodec's rate sizing at --bpp with the
@@ -34,6 +35,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "p0": ("5c", {"neighbors": (0,)}),
     "gop5": ("6", {"gop_size": 5}),
     "gop20": ("6", {"gop_size": 20}),
+    "no_alignment": ("ours", {"alignment": "none"}),
 }
 COLUMNS = ("clip", "variant", "table", "changes", "params_total", "params_grids", "params_weights", "base_width",
            "steps", "fit_seconds", "psnr_rgb", "delta_vs_paper")

@@ -72,12 +72,12 @@ def remove_work(out: Path) -> None:
     shutil.rmtree(Path(out) / "work", ignore_errors=True)
 
 
-def load_clip(path: Path) -> tuple[Any, list, np.ndarray]:
-    """(VideoInfo, source YUV frames, float32 RGB [T, H, W, 3] in [0, 1])."""
+def load_clip(path: Path, frames: int | None = None) -> tuple[Any, list, np.ndarray]:
+    """(VideoInfo, source YUV frames, float32 RGB [T, H, W, 3] in [0, 1]); the first `frames` only."""
     from nvcodec.api import load_source
     from nvcodec.video.color import yuv_to_rgb
 
-    info, frames = load_source(path)
+    info, frames = load_source(path, frame_range=None if frames is None else (0, frames))
     rgb = np.stack([yuv_to_rgb(f, info) for f in frames]).astype(np.float32)
     return info, frames, rgb
 

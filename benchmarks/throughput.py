@@ -27,7 +27,9 @@ from nvcodec.fit.sampler import PixelSampler
 from nvcodec.model.config import NVTMConfig
 from nvcodec.model.nvtm import NVTM, pixel_centres
 
-DEFAULT_CLIP = "/work/shared/clips/foreman_cif_60f.y4m"
+from . import common
+
+DEFAULT_CLIP = str(common.DEFAULT_CLIPS_DIR / "foreman_cif_60f.y4m")
 
 
 def matmul_ceiling(device: torch.device, size: int = 4096, seconds: float = 2.0) -> float:
@@ -138,9 +140,8 @@ def decode_throughput(model: NVTM, seconds: float, device: torch.device, tile: i
 
 def _load_clip(path: str | None, frames: int) -> torch.Tensor:
     if path and Path(path).exists():
-        from ._y4m import load_y4m_rgb
-
-        return torch.from_numpy(load_y4m_rgb(path, frames))
+        _, _, rgb = common.load_clip(Path(path), frames=frames)
+        return common.rgb_uint8_tensor(rgb)
     g = torch.Generator().manual_seed(0)  # synthetic CIF clip: smooth noise moving right
     base = torch.rand(1, 3, 36, 44, generator=g)
     big = torch.nn.functional.interpolate(base, size=(288, 352 + 2 * frames), mode="bicubic",

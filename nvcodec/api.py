@@ -27,6 +27,8 @@ from .device import resolve_device
 from .errors import InputError, Interrupted
 from .fsutil import atomic_write_bytes, check_output_path
 from .metrics.psnr import PsnrAccumulator, frame_errors, json_value
+from .model.config import NVTMConfig
+from .rate.sizing import RateModel
 from .render import output_size, output_times, render_frame
 from .video import RawSpec, VideoInfo, create_writer, open_video, probe
 from .video.color import rgb_to_yuv, yuv_to_rgb
@@ -54,6 +56,9 @@ class EncodeOptions:
     progress: bool = True
     tolerance: float = 0.03  # the file lands in target x (1 +- tolerance), never above target x (1 + tolerance)
     x265_preset: str = "medium"
+    # library/benchmark knobs (no CLI flag): the model family sizing picks from, and its constants
+    model_template: NVTMConfig | None = None  # None: NVTMConfig.paper()
+    rate_model: RateModel = RateModel()
 
 
 @dataclass
@@ -152,7 +157,7 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
     from .model.nvtm import NVTM
     from .rate.search import describe as describe_rate
     from .rate.search import search_rate
-    from .rate.sizing import RateModel, choose_config, describe
+    from .rate.sizing import choose_config, describe
 
     t0 = time.perf_counter()
     dst = check_output_path(dst, options.overwrite)
@@ -164,8 +169,9 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
     video = torch.from_numpy(np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8))
     mask = build_mask(options.mask_path, options.mask_boxes, info, seed=options.seed)
 
-    rate = RateModel()
-    sizing = choose_config(info.width, info.height, info.frames, options.bpp, rate=rate)
+    rate = options.rate_model
+    sizing = choose_config(info.width, info.height, info.frames, options.bpp, rate=rate,
+                           template=options.model_template)
     model = NVTM(sizing.config, info.width, info.height, info.frames, seed=options.seed)
     budget = options.time_budget if options.time_budget is not None or options.steps else DEFAULT_TIME_BUDGET
     ckpt = options.checkpoint_path or Path(str(dst) + ".ckpt")

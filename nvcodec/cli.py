@@ -8,9 +8,12 @@ one line on stderr; --debug shows the traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import signal
 import sys
+import threading
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -357,12 +360,31 @@ def _line(e: BaseException) -> str:
     return " ".join(str(e).split())
 
 
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _terminate_like_ctrl_c():
+    """SIGTERM takes the Ctrl-C path (checkpoint, temp files removed, exit 130) instead of
+    dying on the spot; the fitting loop installs its own handler for both."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; never lets a traceback reach the user unless --debug."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="nvcodec", standalone_mode=False)
+        with _terminate_like_ctrl_c():
+            cli.main(args=args, prog_name="nvcodec", standalone_mode=False)
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.exceptions.Abort:  # click's form of Ctrl-C (KeyboardInterrupt) outside the fit

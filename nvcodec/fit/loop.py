@@ -210,19 +210,23 @@ def _accumulate(model: NVTM, flat: Tensor, f: int, p: Tensor, W: int, H: int, de
 
 
 class _Sigint:
-    """Turn the first Ctrl-C into a flag checked between steps (a consistent state to
-    checkpoint); a second Ctrl-C interrupts at once. Main thread only."""
+    """Turn the first Ctrl-C (or SIGTERM, what `kill` and job schedulers send) into a flag
+    checked between steps (a consistent state to checkpoint); a second one interrupts at
+    once. Main thread only."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.hit = False
-        self._old = None
+        self._old: dict = {}
 
     def __enter__(self) -> "_Sigint":
         if threading.current_thread() is threading.main_thread():
-            try:
-                self._old = signal.signal(signal.SIGINT, self._handle)
-            except ValueError:  # pragma: no cover
-                self._old = None
+            for sig in self.SIGNALS:
+                try:
+                    self._old[sig] = signal.signal(sig, self._handle)
+                except ValueError:  # pragma: no cover
+                    pass
         return self
 
     def _handle(self, signum, frame) -> None:  # pragma: no cover - exercised manually
@@ -231,8 +235,8 @@ class _Sigint:
         self.hit = True
 
     def __exit__(self, *exc) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def _grid_aliases(model: NVTM) -> list[tuple[Tensor, Tensor]]:

@@ -70,6 +70,30 @@ def test_sigint_saves_a_checkpoint_and_prints_the_resume_command(interrupted_the
     assert r["first"]["files"] == ["o.nvc.ckpt"]  # the checkpoint, no output yet
 
 
+@pytest.mark.parametrize("when", ["fitting", "starting"])
+def test_sigterm_is_handled_like_ctrl_c(small_clip, tmp_path, when):
+    """`kill` (SIGTERM) during the fit checkpoints like Ctrl-C; before the fit it still exits
+    130 with one line and leaves nothing behind."""
+    out = tmp_path / "o.nvc"
+    proc = popen_cli("encode", small_clip, "-o", out, "--bpp", SMALL_BPP, "--steps", str(STEPS), "--device", "cpu")
+    if when == "fitting":
+        wait_for(proc, rf"\b[1-9]\d*/{STEPS}\b")
+    else:
+        wait_for(proc, r"fitting on")  # the source is loaded, the fit has not begun
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    err = err.decode()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    last = re.split(r"[\r\n]", err.strip())[-1]
+    assert last.startswith("nvcodec: interrupted"), last
+    files = sorted(p.name for p in tmp_path.iterdir())
+    if "resume with" in last:
+        assert files == ["o.nvc.ckpt"], files
+    else:
+        assert when == "starting" and files == [], files
+
+
 def test_the_resume_command_finishes_the_job(interrupted_then_resumed):
     r = interrupted_then_resumed
     res = r["resumed"]
