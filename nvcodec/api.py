@@ -57,7 +57,7 @@ class EncodeOptions:
     tolerance: float = 0.03  # the file lands in target x (1 +- tolerance), never above target x (1 + tolerance)
     x265_preset: str = "medium"
     # library/benchmark knobs (no CLI flag): the model family sizing picks from, and its constants
-    model_template: NVTMConfig | None = None  # None: NVTMConfig.paper()
+    model_template: NVTMConfig | None = None  # None: rate.sizing.codec_template()
     rate_model: RateModel = RateModel()
 
 

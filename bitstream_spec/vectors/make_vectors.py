@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 from nvcodec import __version__, api  # noqa: E402
+from nvcodec.model.config import NVTMConfig  # noqa: E402
 from nvcodec.video import create_writer, open_video, sample_clip_path  # noqa: E402
 from nvcodec.video.frame import Frame  # noqa: E402
 
@@ -43,8 +44,10 @@ def make_input(path: Path) -> Path:
 
 
 def encode_vector(src: Path, dst: Path) -> api.EncodeReport:
+    # the paper's family (with the alignment flow): the vector exercises every part of section 11
     return api.encode(src, dst, api.EncodeOptions(bpp=SETTINGS["bpp"], steps=SETTINGS["steps"], seed=SETTINGS["seed"],
-                                                  device="cpu", overwrite=True, progress=False))
+                                                  device="cpu", overwrite=True, progress=False,
+                                                  model_template=NVTMConfig.paper()))
 
 
 def sha256(path: Path) -> str:

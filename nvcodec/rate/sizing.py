@@ -74,10 +74,21 @@ def weight_params(config: NVTMConfig) -> int:
     return NVTM(config, 16, 16, 2, seed=None).num_parameters()["weights"]
 
 
+def codec_template() -> NVTMConfig:
+    """The family the encoder sizes by default: the paper's, without the alignment flow.
+
+    Measured (benchmarks/RESULTS.md, ablation and the 0.1 bpp encodes next to it): at the
+    fitting budgets of a CPU encode, looking the keyframe grids up at the unmoved point
+    is 1.0-1.2 dB better after decoding than the hyper-SIREN flow, and each step is faster;
+    `NVTMConfig.paper()` keeps the flow, and `EncodeOptions.model_template` selects it.
+    """
+    return NVTMConfig.paper().replace(alignment="none")
+
+
 def choose_config(width: int, height: int, frames: int, bpp: float, *,
                   rate: RateModel = RateModel(), template: NVTMConfig | None = None) -> Sizing:
-    """The largest member of the NVTM family whose estimated size fits bpp."""
-    template = template or NVTMConfig.paper()
+    """The largest member of the NVTM family (by default `codec_template()`) whose estimated size fits bpp."""
+    template = template or codec_template()
     total = budget_bits(width, height, frames, bpp) - 8 * rate.overhead_bytes
     if total <= 0:
         raise EncodeError(f"--bpp {bpp} leaves no room for a model at {width}x{height}x{frames} "
