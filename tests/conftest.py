@@ -28,3 +28,15 @@ def make_y4m(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return make
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread while the test runs: tiny tensors on a shared 2-core machine are
+    faster (and less noisy) without OpenMP hand-offs. tests/{model,fit} use it for every test."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -1,15 +1,10 @@
-"""One intra-op thread for the model/fit tests: tiny tensors on a shared 2-core
-machine are faster (and less noisy) without OpenMP hand-offs."""
+"""Every test here runs with one torch thread (the `one_torch_thread` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(n)
