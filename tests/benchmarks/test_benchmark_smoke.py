@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks import ablation, bdrate, common, speed
+from benchmarks import ablation, bdrate, common, model_choice, speed
 from benchmarks.anchors import uvg
 from benchmarks.baselines import harness, nerv, nvp
 
@@ -121,7 +121,31 @@ def test_ablation_smoke(tiny_clip: Path, tmp_path: Path) -> None:
     assert_png(out / "ablation.png")
 
 
-@pytest.mark.parametrize("module", [bdrate, speed, ablation])
+def test_model_choice_smoke(tiny_clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mc"
+    assert model_choice.main(["--clips", str(tiny_clip), "--steps", "2", "--bpp", "2", "--families", "paper,codec",
+                              "--grid-bits", "2", "--qps", "10,51", "--out", str(out)]) == 0
+    cols, rows = read_rows(out / "model_choice.csv")
+    assert cols == list(model_choice.COLUMNS)
+    assert [r["family"] for r in rows] == ["paper", "codec"]
+    for r in rows:
+        curve = r["qp_curve"].split()
+        assert [c.split(":")[0] for c in curve] == ["lossless", "10", "51"]
+        sizes = [float(c.split("@")[1]) for c in curve]
+        assert sizes[0] > sizes[1] > sizes[2] > 0  # coarser QP, smaller file
+        assert int(r["steps"]) == 2 and float(r["psnr_float"]) > 5
+    assert int(rows[1]["base_width"]) > int(rows[0]["base_width"])  # no flow, no modulator: a wider SIREN
+    assert_png(out / "model_choice.png")
+
+
+def test_model_choice_interpolates_at_the_target() -> None:
+    curve = [(3.0, 30.0, None), (1.5, 29.0, 22), (0.5, 25.0, 34)]
+    psnr, qp = model_choice.at_target(curve)
+    assert psnr == pytest.approx(27.0) and qp == pytest.approx(28.0)
+    assert all(np.isnan(model_choice.at_target([(1.5, 29.0, 22), (1.2, 28.0, 28)])))  # every point too big
+
+
+@pytest.mark.parametrize("module", [bdrate, speed, ablation, model_choice])
 def test_help(module, capsys) -> None:
     with pytest.raises(SystemExit) as e:
         module.main(["--help"])
