@@ -29,7 +29,7 @@ from .fsutil import atomic_write_bytes, check_output_path
 from .metrics.psnr import PsnrAccumulator, frame_errors, json_value
 from .model.config import NVTMConfig
 from .rate.sizing import RateModel
-from .render import output_size, output_times, render_frame
+from .render import output_size, output_times, render_frames
 from .video import RawSpec, VideoInfo, create_writer, open_video, probe
 from .video.color import rgb_to_yuv, yuv_to_rgb
 from .video.images import is_png_target, write_png_frames
@@ -262,12 +262,15 @@ def measure_quality(decoded: torch.nn.Module, fitted: torch.nn.Module | None, in
     """PSNR of the decoded model's output as the decoder writes it (YUV at the source's format)."""
     acc = PsnrAccumulator(info.bit_depth)
     float_mse, masked_se, masked_n = [], 0.0, 0
+    times = [float(t) for t in range(len(frames))]
+    decoded_frames = render_frames(decoded, times, info.width, info.height, device=device)
+    fitted_frames = None if fitted is None else render_frames(fitted, times, info.width, info.height, device=device)
     for t, src_frame in enumerate(frames):
-        out_rgb = render_frame(decoded, float(t), info.width, info.height, device=device)
+        out_rgb = next(decoded_frames)
         out_yuv = rgb_to_yuv(out_rgb, info)
         acc.add(frame_errors(src_frame, out_yuv, info.bit_depth, rgb[t], out_rgb))
-        if fitted is not None:
-            f_rgb = render_frame(fitted, float(t), info.width, info.height, device=device)
+        if fitted_frames is not None:
+            f_rgb = next(fitted_frames)
             float_mse.append(float(np.mean((f_rgb.astype(np.float64) - rgb[t]) ** 2)))
         if mask is not None and mask[t].any():
             d = (out_rgb[mask[t]].astype(np.float64) - rgb[t][mask[t]]) ** 2
@@ -315,13 +318,13 @@ def decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOption
     grid = output_times(h.frames, h.fps, fps_mult=options.fps_mult, fps=options.fps,
                         frame_range=options.frame_range)
     out_info = src_info.replace(width=width, height=height, frames=len(grid.times), fps=grid.fps)
+    frames = render_frames(model, grid.times, width, height, device=device)
     if png:
-        write_png_frames(dst_path, (render_frame(model, t, width, height, device=device) for t in grid.times),
-                         len(grid.times), overwrite=options.overwrite)
+        write_png_frames(dst_path, frames, len(grid.times), overwrite=options.overwrite)
     else:
         with create_writer(dst_path, out_info, overwrite=options.overwrite) as writer:
-            for i, t in enumerate(grid.times):
-                writer.write(rgb_to_yuv(render_frame(model, t, width, height, device=device), out_info))
+            for i, rgb in enumerate(frames):
+                writer.write(rgb_to_yuv(rgb, out_info))
                 if progress:
                     progress(i + 1, len(grid.times))
     seconds = time.perf_counter() - t0

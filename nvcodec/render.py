@@ -1,8 +1,11 @@
 """Evaluate a fitted model on any grid of (x, y, t): frames at any size, rate and range.
 
-Each output frame is rendered on its own, in fixed row tiles, so a frame's bytes do
-not depend on which other frames are decoded (random access is bit-exact) and the
-peak memory is one tile plus one frame, whatever the output size.
+Each output frame is rendered in fixed row tiles, so a frame's bytes do not depend on
+which other frames are decoded (random access is bit-exact) and the peak memory is one
+tile plus one frame, whatever the output size. A model without an alignment flow reads
+the same latent at a point for every frame of a GOP: `render_frames` then looks the
+grids up once per GOP and output size (when that fits in `FEATURE_CACHE_BYTES`) and
+reuses the result, the same values bit for bit.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from .errors import NvcodecError
 
 #: points evaluated per network call; bounds peak memory (activations ~ points x width)
 DEFAULT_TILE_POINTS = 1 << 15
+#: largest per-GOP latent kept for reuse (points x latent size x 4 bytes); larger frames recompute it
+FEATURE_CACHE_BYTES = 256 << 20
 #: most output frames one decode may produce (the container's own frame limit)
 MAX_OUTPUT_FRAMES = 10_000_000
 
@@ -83,28 +88,53 @@ def output_size(width: int, height: int, chroma: str, *, scale: float | None = N
     return int(w), int(h)
 
 
-@torch.no_grad()
-def render_frame(model: torch.nn.Module, t: float, width: int, height: int, *,
-                 device: torch.device | str = "cpu", tile_points: int = DEFAULT_TILE_POINTS) -> np.ndarray:
-    """One frame as float32 RGB [H, W, 3], clamped to [0, 1]."""
-    device = torch.device(device)
-    out = np.empty((height * width, 3), dtype=np.float32)
+def _row_tiles(width: int, height: int, tile_points: int, device: torch.device) -> Iterator[tuple[int, int, torch.Tensor]]:
+    """(first row, end row, xy [1, rows * width, 2]) of each tile, pixel centres in [0, 1]."""
     rows_per_tile = max(1, tile_points // width)
-    t_tensor = torch.tensor([t], dtype=torch.float32, device=device)
     xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width
     for y0 in range(0, height, rows_per_tile):
         y1 = min(height, y0 + rows_per_tile)
         ys = (torch.arange(y0, y1, device=device, dtype=torch.float32) + 0.5) / height
         gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-        xy = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=-1)[None]
-        rgb = torch.nan_to_num(model.forward_frames(xy, t_tensor)[0], nan=0.0).clamp_(0.0, 1.0)
+        yield y0, y1, torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=-1)[None]
+
+
+@torch.no_grad()
+def frame_features(model: torch.nn.Module, t: float, width: int, height: int, *,
+                   device: torch.device | str = "cpu", tile_points: int = DEFAULT_TILE_POINTS) -> torch.Tensor:
+    """The latent z [H * W, Z] of every output pixel at time t (tiles as in `render_frame`)."""
+    device = torch.device(device)
+    t_tensor = torch.tensor([t], dtype=torch.float32, device=device)
+    return torch.cat([model.features(xy, t_tensor) for _, _, xy in _row_tiles(width, height, tile_points, device)])
+
+
+@torch.no_grad()
+def render_frame(model: torch.nn.Module, t: float, width: int, height: int, *,
+                 device: torch.device | str = "cpu", tile_points: int = DEFAULT_TILE_POINTS,
+                 features: torch.Tensor | None = None) -> np.ndarray:
+    """One frame as float32 RGB [H, W, 3], clamped to [0, 1]. features: `frame_features` of this
+    frame's GOP (reused: no grid lookups)."""
+    device = torch.device(device)
+    out = np.empty((height * width, 3), dtype=np.float32)
+    t_tensor = torch.tensor([t], dtype=torch.float32, device=device)
+    for y0, y1, xy in _row_tiles(width, height, tile_points, device):
+        z = None if features is None else features[y0 * width:y1 * width]
+        rgb = torch.nan_to_num(model.forward_frames(xy, t_tensor, z=z)[0], nan=0.0).clamp_(0.0, 1.0)
         out[y0 * width:y1 * width] = rgb.float().cpu().numpy()
     return out.reshape(height, width, 3)
 
 
 def render_frames(model: torch.nn.Module, times: tuple[float, ...] | list[float], width: int, height: int, *,
-                  device: torch.device | str = "cpu",
-                  tile_points: int = DEFAULT_TILE_POINTS) -> Iterator[np.ndarray]:
-    """Yield frames one at a time (bounded memory)."""
+                  device: torch.device | str = "cpu", tile_points: int = DEFAULT_TILE_POINTS,
+                  cache_bytes: int = FEATURE_CACHE_BYTES) -> Iterator[np.ndarray]:
+    """Yield frames one at a time (bounded memory), reusing each GOP's latent when the model allows."""
+    reuse = width * height * int(model.config.latent_dim) * 4 <= cache_bytes
+    key, features = None, None
     for t in times:
-        yield render_frame(model, t, width, height, device=device, tile_points=tile_points)
+        k = model.feature_key(t) if reuse else None
+        if k is None:
+            features = None
+        elif k != key:
+            features = frame_features(model, t, width, height, device=device, tile_points=tile_points)
+        key = k
+        yield render_frame(model, t, width, height, device=device, tile_points=tile_points, features=features)

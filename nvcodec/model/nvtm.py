@@ -165,12 +165,34 @@ class NVTM(nn.Module):
         s = self.time_scales(t)  # [F, |P|]
         return raw * s.repeat_interleave(2, dim=1).unsqueeze(1)
 
-    def _inputs(self, xy: Tensor, t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(u [S, 3], z [S, Z], flow [F, P, 2|P|]) for F frames x P points."""
+    def _inputs(self, xy: Tensor, t: Tensor, z: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """(u [S, 3], z [S, Z], flow [F, P, 2|P|]) for F frames x P points; a given z is used as is."""
         fr, pts = xy.shape[0], xy.shape[1]
-        s_all = fr * pts
         t = t.to(device=xy.device, dtype=xy.dtype)
         flow = self.alignment_flow(xy, t)
+        if z is None:
+            z = self._features(xy, t, flow)
+        tn = (2 * t / max(1, self.frames - 1) - 1).repeat_interleave(pts).unsqueeze(1)
+        u = torch.cat([xy.reshape(fr * pts, 2) * 2 - 1, tn], dim=1)
+        return u, z, flow
+
+    def feature_key(self, t: float) -> int | None:
+        """What the latent z at a point depends on besides the point: without an alignment
+        flow only the GOP of t (so a decoder may reuse z for every frame of a GOP); None
+        with the flow (z moves with t)."""
+        if self.flow is not None:
+            return None
+        return int(self.gop_index(torch.tensor([t], dtype=torch.float32)).item())
+
+    @torch.no_grad()
+    def features(self, xy: Tensor, t: Tensor) -> Tensor:
+        """The latent z [F * P, Z] at points xy [F, P, 2] of frames t [F] (what `forward_frames(.., z=)` takes)."""
+        t = t.to(device=xy.device, dtype=xy.dtype)
+        return self._features(xy, t, self.alignment_flow(xy, t))
+
+    def _features(self, xy: Tensor, t: Tensor, flow: Tensor) -> Tensor:
+        fr, pts = xy.shape[0], xy.shape[1]
+        s_all = fr * pts
         k = self.gop_index(t).long()
         coords, gidx = [], []
         lookup_flow = flow
@@ -187,16 +209,13 @@ class NVTM(nn.Module):
         xy_flat = xy.reshape(s_all, 2)
         if len(self.static):
             feats.append(grid_lookup(list(self.static), xy_flat))
-        z = torch.cat(feats, dim=1)
-        tn = (2 * t / max(1, self.frames - 1) - 1).repeat_interleave(pts).unsqueeze(1)
-        u = torch.cat([xy_flat * 2 - 1, tn], dim=1)
-        return u, z, flow
+        return torch.cat(feats, dim=1)
 
     def forward(self, xy: Tensor, t: Tensor, target: Tensor | None = None,
-                return_flow: bool = False):
+                return_flow: bool = False, z: Tensor | None = None):
         """See `forward_frames` (target=None) and `fit_loss` (target given)."""
         fr, pts = xy.shape[0], xy.shape[1]
-        u, z, flow = self._inputs(xy, t)
+        u, z, flow = self._inputs(xy, t, z)
         ws = self.base.weight_list()
         if target is not None:
             loss = siren.fused_mse(self.base.spec, ws, u, z, target.reshape(fr * pts, 3), self.fused_chunk)
@@ -208,11 +227,12 @@ class NVTM(nn.Module):
         rgb = rgb.view(fr, pts, 3)
         return (rgb, flow) if return_flow else rgb
 
-    def forward_frames(self, xy: Tensor, t: Tensor, return_flow: bool = False):
+    def forward_frames(self, xy: Tensor, t: Tensor, return_flow: bool = False, z: Tensor | None = None):
         """RGB [F, P, 3] (not clamped) at points xy [F, P, 2] of frames t [F] (frame
         units, fractional allowed). With return_flow, also the alignment flow
-        [F, P, 2|P|] (normalised units)."""
-        return self(xy, t, return_flow=return_flow)
+        [F, P, 2|P|] (normalised units). z: the latent of these points from `features`
+        (computed here when None)."""
+        return self(xy, t, return_flow=return_flow, z=z)
 
     def fit_loss(self, xy: Tensor, t: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         """(MSE against target [F, P, 3], alignment flow) via the fused fitting path."""

@@ -1,0 +1,49 @@
+"""render_frames reuses a GOP's latent when the model has no alignment flow: same bytes, fewer lookups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nvcodec.model.config import NVTMConfig
+from nvcodec.model.nvtm import NVTM
+from nvcodec.render import frame_features, render_frame, render_frames
+
+W, H, T = 13, 9, 7  # tiny() has GOP 2: GOPs {0,1} {2,3} {4,5} {6}
+
+
+def _model(alignment: str) -> NVTM:
+    m = NVTM(NVTMConfig.tiny().replace(alignment=alignment, latent_mode="input"), W, H, T, seed=3)
+    with torch.no_grad():
+        for g in m.grid_tensors().values():
+            g.uniform_(-1, 1, generator=torch.Generator().manual_seed(1))
+    return m.eval()
+
+
+def test_feature_key_is_the_gop_without_flow_and_none_with_it():
+    assert [_model("none").feature_key(t) for t in (0.0, 1.0, 1.99, 2.0, 5.5, 6.0)] == [0, 0, 0, 1, 2, 3]
+    assert _model("flow").feature_key(1.0) is None
+
+
+@pytest.mark.parametrize("alignment", ["none", "flow"])
+@pytest.mark.parametrize("size", [(W, H), (2 * W, 2 * H), (7, 5)])
+def test_reused_latent_gives_the_same_bytes(alignment, size):
+    m = _model(alignment)
+    times = [0.0, 0.5, 1.0, 2.0, 2.5, 3.0, 4.75, 6.0]
+    w, h = size
+    reused = list(render_frames(m, times, w, h, tile_points=20))  # several tiles per frame
+    for t, frame in zip(times, reused):
+        assert np.array_equal(frame, render_frame(m, t, w, h, tile_points=20)), t
+    assert len({f.tobytes() for f in reused}) == len(times)  # the frames do differ
+
+
+def test_reuse_is_skipped_over_the_memory_bound(monkeypatch):
+    m = _model("none")
+    calls = []
+    monkeypatch.setattr("nvcodec.render.frame_features", lambda *a, **k: calls.append(a) or frame_features(*a, **k))
+    list(render_frames(m, [0.0, 1.0, 2.0], W, H))
+    assert len(calls) == 2  # once per GOP
+    calls.clear()
+    list(render_frames(m, [0.0, 1.0, 2.0], W, H, cache_bytes=W * H * m.config.latent_dim * 4 - 1))
+    assert calls == []
