@@ -42,7 +42,8 @@ def test_downstream_smoke(tiny_clip, tmp_path):
 def test_fit_quality_smoke(tiny_clip, tmp_path):
     from benchmarks import fit_quality
 
-    fit_quality.main(["--clips", str(tiny_clip), "--budgets", "4", "--config", "bpp:2,paper", "--out", str(tmp_path)])
+    fit_quality.main(["--clips", str(tiny_clip), "--budgets", "3", "--config", "bpp:2,paper,codec", "--out", str(tmp_path)])
     rows = _rows(tmp_path / "fit_quality.csv")
-    assert [r["config"] for r in rows] == ["bpp:2", "paper"]
+    assert [r["config"] for r in rows] == ["bpp:2", "paper", "codec"]
+    assert int(rows[2]["weights"]) < int(rows[1]["weights"])  # no flow network, no modulator
     assert all(float(r["psnr_rgb"]) > 5 and int(r["steps"]) > 0 for r in rows)
