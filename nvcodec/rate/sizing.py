@@ -78,17 +78,18 @@ def weight_params(config: NVTMConfig) -> int:
 
 
 def codec_template() -> NVTMConfig:
-    """The family the encoder sizes by default: the paper's, without the alignment flow and
-    with the latent as an input of the base network instead of a modulation.
+    """The family the encoder sizes by default: the paper's, without the alignment flow.
 
-    Measured (benchmarks/RESULTS.md, "Choosing the encoder's model"): at the fitting budgets of
-    a CPU encode (60 s, 0.1 bpp) each change is better on every clip tried (no flow: +1.0 to
-    +1.2 dB decoded on foreman and basketballpass; latent as input on top: +0.4 to +1.2 dB on
-    foreman, basketballpass and mobile), as cheaper steps buy more of them. The paper's model
-    (`NVTMConfig.paper()`) stays implemented and specified; `EncodeOptions.model_template`
-    selects it.
+    Measured (benchmarks/RESULTS.md): at the fitting budgets of a CPU encode, looking the
+    keyframe grids up at the unmoved point decodes 1.0-1.2 dB better at 0.1 bpp (foreman,
+    basketballpass; 60 s) and fits 1.3-2.0 dB higher in the paper's Table-5 setting (ablation),
+    as each step is cheaper and the flow's guidance does not pay for itself at these budgets.
+    The latent stays a modulation: as an input of the first sine layer it was better in 60 s
+    runs on 30 frames but became unstable in longer runs (foreman, 60 frames: 22.0 dB after
+    300 s against 29.5 dB). `NVTMConfig.paper()` keeps the flow; `EncodeOptions.model_template`
+    selects any family.
     """
-    return NVTMConfig.paper().replace(alignment="none", latent_mode="input")
+    return NVTMConfig.paper().replace(alignment="none")
 
 
 def choose_config(width: int, height: int, frames: int, bpp: float, *,
