@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:  # `benchmarks` (the fuzzer's mutations) lives at 
     sys.path.insert(0, str(ROOT))
 
 from nvcodec import api  # noqa: E402
+from nvcodec.model.config import NVTMConfig  # noqa: E402
 from nvcodec.video import open_video, sample_clip_path  # noqa: E402
 
 from hardening_util import SMALL  # noqa: E402
@@ -34,13 +35,15 @@ def _one_torch_thread():
 
 @pytest.fixture(scope="session")
 def valid_nvc(tmp_path_factory) -> Path:
-    """A small valid .nvc: 4 frames of the bundled 320x240 clip, 3 fitting steps (~5 s)."""
+    """A small valid .nvc: 4 frames of the bundled 320x240 clip, 3 fitting steps (~5 s), the
+    paper's family (the alignment flow included: the widest decoder surface)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         path = tmp_path_factory.mktemp("nvc") / "t.nvc"
         api.encode(sample_clip_path(), path, api.EncodeOptions(bpp=0.3, steps=3, progress=False, frame_range=(0, 4),
-                                                                   device="cpu"))
+                                                                   device="cpu",
+                                                                   model_template=NVTMConfig.paper()))
     finally:
         torch.set_num_threads(before)
     path.chmod(0o444)

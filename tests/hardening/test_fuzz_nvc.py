@@ -180,6 +180,7 @@ HOSTILE_CONFIGS = [
     ("base.width", 4096), ("base.depth", 64), ("base.modulator_width", 10 ** 6), ("flow.hidden", 256),
     ("flow.hyper_hidden", 1024), ("gop_size", 0), ("gop_size", -10), ("neighbors", [0, 1, 2]), ("neighbors", [1]),
     ("normalization", "rm -rf /"), ("latent_mode", 7), ("latent", []), ("flow", "x"),
+    ("alignment", "warp"), ("alignment", None), ("alignment", "none"),  # "none": the file's flow tensors no longer fit
     # in range, but the SIREN init bound sqrt(6/fan_in)/omega overflows float32 (found by the fuzzer)
     ("base.omega", 1e-300), ("flow.omega", 1e-300),
 ]
