@@ -95,10 +95,7 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     ax.set_ylabel("RGB PSNR - paper config (dB)")
     ax.set_title("NVTM ablations (equal fitting budget, unquantised)", fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return common.save_figure(fig, path)
 
 
 def build_parser():

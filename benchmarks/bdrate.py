@@ -320,10 +320,7 @@ def plot_clip(rows: Sequence[dict[str, Any]], clip: str, path: Path) -> Path:
     axes[0].legend(fontsize=8)
     first = sel[0]
     fig.suptitle(f"{clip} ({first['width']}x{first['height']}, {first['frames']} frames)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return common.save_figure(fig, path)
 
 
 def plot_published(path: Path) -> Path:
@@ -342,10 +339,7 @@ def plot_published(path: Path) -> Path:
     ax.legend(fontsize=7)
     w = uvg.TAKEN_FROM
     fig.text(0.01, 0.01, f"from {w['repository']}/{w['path']} @ {w['commit'][:12]}", fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return common.save_figure(fig, path)
 
 
 # ------------------------------------------------------------------ report

@@ -98,10 +98,7 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> Path:
         ax.set_ylabel("RGB PSNR (dB)")
         ax.set_title(clip, fontsize=9)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return common.save_figure(fig, path)
 
 
 def build_parser():

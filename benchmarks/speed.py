@@ -140,10 +140,7 @@ def plot(runs: Sequence[TimedRun], target: float, title: str, path: Path) -> Pat
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return common.save_figure(fig, path)
 
 
 def pivot(rows: Sequence[dict[str, Any]], times: Sequence[float]) -> tuple[list[dict[str, Any]], list[str]]:
