@@ -3,9 +3,10 @@
 Each output frame is rendered in fixed row tiles, so a frame's bytes do not depend on
 which other frames are decoded (random access is bit-exact) and the peak memory is one
 tile plus one frame, whatever the output size. A model without an alignment flow reads
-the same latent at a point for every frame of a GOP: `render_frames` then looks the
-grids up once per GOP and output size (when that fits in `FEATURE_CACHE_BYTES`) and
-reuses the result, the same values bit for bit.
+the same latent at a point for every frame of a GOP, and its modulator outputs depend on
+the latent only: `render_frames` then looks the grids up and runs the modulator once per
+GOP and output size (when that fits in `FEATURE_CACHE_BYTES`) and reuses the result, the
+same values bit for bit.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .errors import NvcodecError
 
 #: points evaluated per network call; bounds peak memory (activations ~ points x width)
 DEFAULT_TILE_POINTS = 1 << 15
-#: largest per-GOP latent kept for reuse (points x latent size x 4 bytes); larger frames recompute it
+#: largest per-GOP cache kept for reuse (`feature_bytes`); larger frames recompute it every frame
 FEATURE_CACHE_BYTES = 256 << 20
 #: most output frames one decode may produce (the container's own frame limit)
 MAX_OUTPUT_FRAMES = 10_000_000
@@ -99,27 +100,55 @@ def _row_tiles(width: int, height: int, tile_points: int, device: torch.device) 
         yield y0, y1, torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=-1)[None]
 
 
+@dataclass(frozen=True)
+class GopFeatures:
+    """What a frame's pixels share with every other frame of its GOP (no alignment flow): the
+    latent z [H * W, Z] without modulation, else the modulator outputs [H * W, D * M']."""
+
+    z: torch.Tensor | None
+    mods: torch.Tensor | None
+
+    def rows(self, a: int, b: int) -> dict:
+        return {"z": None if self.z is None else self.z[a:b], "mods": None if self.mods is None else self.mods[a:b]}
+
+
+def feature_bytes(model: torch.nn.Module, width: int, height: int) -> int:
+    """Memory `frame_features` takes at this output size."""
+    spec = model.base.spec
+    per_point = spec.depth * spec.mod_width if spec.modulated else int(model.config.latent_dim)
+    return width * height * per_point * 4
+
+
 @torch.no_grad()
 def frame_features(model: torch.nn.Module, t: float, width: int, height: int, *,
-                   device: torch.device | str = "cpu", tile_points: int = DEFAULT_TILE_POINTS) -> torch.Tensor:
-    """The latent z [H * W, Z] of every output pixel at time t (tiles as in `render_frame`)."""
+                   device: torch.device | str = "cpu", tile_points: int = DEFAULT_TILE_POINTS) -> GopFeatures:
+    """The per-GOP part of every output pixel at time t, tile by tile as `render_frame` evaluates them
+    (so the reused values are the very ones a per-frame evaluation computes)."""
     device = torch.device(device)
     t_tensor = torch.tensor([t], dtype=torch.float32, device=device)
-    return torch.cat([model.features(xy, t_tensor) for _, _, xy in _row_tiles(width, height, tile_points, device)])
+    zs, mods = [], []
+    for _, _, xy in _row_tiles(width, height, tile_points, device):
+        z = model.features(xy, t_tensor)
+        m = model.modulations(z)
+        if m is None:
+            zs.append(z)
+        else:
+            mods.append(m)
+    return GopFeatures(torch.cat(zs) if zs else None, torch.cat(mods) if mods else None)
 
 
 @torch.no_grad()
 def render_frame(model: torch.nn.Module, t: float, width: int, height: int, *,
                  device: torch.device | str = "cpu", tile_points: int = DEFAULT_TILE_POINTS,
-                 features: torch.Tensor | None = None) -> np.ndarray:
+                 features: GopFeatures | None = None) -> np.ndarray:
     """One frame as float32 RGB [H, W, 3], clamped to [0, 1]. features: `frame_features` of this
-    frame's GOP (reused: no grid lookups)."""
+    frame's GOP (reused: no grid lookups, no modulator)."""
     device = torch.device(device)
     out = np.empty((height * width, 3), dtype=np.float32)
     t_tensor = torch.tensor([t], dtype=torch.float32, device=device)
     for y0, y1, xy in _row_tiles(width, height, tile_points, device):
-        z = None if features is None else features[y0 * width:y1 * width]
-        rgb = torch.nan_to_num(model.forward_frames(xy, t_tensor, z=z)[0], nan=0.0).clamp_(0.0, 1.0)
+        cached = {} if features is None else features.rows(y0 * width, y1 * width)
+        rgb = torch.nan_to_num(model.forward_frames(xy, t_tensor, **cached)[0], nan=0.0).clamp_(0.0, 1.0)
         out[y0 * width:y1 * width] = rgb.float().cpu().numpy()
     return out.reshape(height, width, 3)
 
@@ -128,7 +157,7 @@ def render_frames(model: torch.nn.Module, times: tuple[float, ...] | list[float]
                   device: torch.device | str = "cpu", tile_points: int = DEFAULT_TILE_POINTS,
                   cache_bytes: int = FEATURE_CACHE_BYTES) -> Iterator[np.ndarray]:
     """Yield frames one at a time (bounded memory), reusing each GOP's latent when the model allows."""
-    reuse = width * height * int(model.config.latent_dim) * 4 <= cache_bytes
+    reuse = feature_bytes(model, width, height) <= cache_bytes
     key, features = None, None
     for t in times:
         k = model.feature_key(t) if reuse else None

@@ -8,13 +8,13 @@ import torch
 
 from nvcodec.model.config import NVTMConfig
 from nvcodec.model.nvtm import NVTM
-from nvcodec.render import frame_features, render_frame, render_frames
+from nvcodec.render import feature_bytes, frame_features, render_frame, render_frames
 
 W, H, T = 13, 9, 7  # tiny() has GOP 2: GOPs {0,1} {2,3} {4,5} {6}
 
 
-def _model(alignment: str) -> NVTM:
-    m = NVTM(NVTMConfig.tiny().replace(alignment=alignment, latent_mode="input"), W, H, T, seed=3)
+def _model(alignment: str, latent_mode: str = "modulation") -> NVTM:
+    m = NVTM(NVTMConfig.tiny().replace(alignment=alignment, latent_mode=latent_mode), W, H, T, seed=3)
     with torch.no_grad():
         for g in m.grid_tensors().values():
             g.uniform_(-1, 1, generator=torch.Generator().manual_seed(1))
@@ -27,9 +27,11 @@ def test_feature_key_is_the_gop_without_flow_and_none_with_it():
 
 
 @pytest.mark.parametrize("alignment", ["none", "flow"])
+@pytest.mark.parametrize("latent_mode", ["modulation", "input"])
 @pytest.mark.parametrize("size", [(W, H), (2 * W, 2 * H), (7, 5)])
-def test_reused_latent_gives_the_same_bytes(alignment, size):
-    m = _model(alignment)
+def test_reused_latent_gives_the_same_bytes(alignment, latent_mode, size):
+    m = _model(alignment, latent_mode)
+    m.infer_chunk = 7  # several modulator chunks per tile
     times = [0.0, 0.5, 1.0, 2.0, 2.5, 3.0, 4.75, 6.0]
     w, h = size
     reused = list(render_frames(m, times, w, h, tile_points=20))  # several tiles per frame
@@ -45,5 +47,5 @@ def test_reuse_is_skipped_over_the_memory_bound(monkeypatch):
     list(render_frames(m, [0.0, 1.0, 2.0], W, H))
     assert len(calls) == 2  # once per GOP
     calls.clear()
-    list(render_frames(m, [0.0, 1.0, 2.0], W, H, cache_bytes=W * H * m.config.latent_dim * 4 - 1))
+    list(render_frames(m, [0.0, 1.0, 2.0], W, H, cache_bytes=feature_bytes(m, W, H) - 1))
     assert calls == []

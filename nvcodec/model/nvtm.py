@@ -211,10 +211,23 @@ class NVTM(nn.Module):
             feats.append(grid_lookup(list(self.static), xy_flat))
         return torch.cat(feats, dim=1)
 
+    @torch.no_grad()
+    def modulations(self, z: Tensor) -> Tensor | None:
+        """The base network's modulator outputs for latents z (None without modulation); with
+        `forward_frames(.., mods=)` a decoder reuses them for every frame that shares z."""
+        if not self.base.spec.modulated:
+            return None
+        return siren.modulations(self.base.spec, self.base.weight_list(), z, self.infer_chunk)
+
     def forward(self, xy: Tensor, t: Tensor, target: Tensor | None = None,
-                return_flow: bool = False, z: Tensor | None = None):
+                return_flow: bool = False, z: Tensor | None = None, mods: Tensor | None = None):
         """See `forward_frames` (target=None) and `fit_loss` (target given)."""
         fr, pts = xy.shape[0], xy.shape[1]
+        if mods is not None and target is None and not torch.is_grad_enabled():
+            u, _, flow = self._inputs(xy, t, z=xy.new_empty(0))
+            rgb = siren.infer(self.base.spec, self.base.weight_list(), u, None, self.infer_chunk, mods=mods)
+            rgb = rgb.view(fr, pts, 3)
+            return (rgb, flow) if return_flow else rgb
         u, z, flow = self._inputs(xy, t, z)
         ws = self.base.weight_list()
         if target is not None:
@@ -227,12 +240,13 @@ class NVTM(nn.Module):
         rgb = rgb.view(fr, pts, 3)
         return (rgb, flow) if return_flow else rgb
 
-    def forward_frames(self, xy: Tensor, t: Tensor, return_flow: bool = False, z: Tensor | None = None):
+    def forward_frames(self, xy: Tensor, t: Tensor, return_flow: bool = False, z: Tensor | None = None,
+                       mods: Tensor | None = None):
         """RGB [F, P, 3] (not clamped) at points xy [F, P, 2] of frames t [F] (frame
         units, fractional allowed). With return_flow, also the alignment flow
         [F, P, 2|P|] (normalised units). z: the latent of these points from `features`
-        (computed here when None)."""
-        return self(xy, t, return_flow=return_flow, z=z)
+        (computed here when None); mods: `modulations(z)` (then z is not needed)."""
+        return self(xy, t, return_flow=return_flow, z=z, mods=mods)
 
     def fit_loss(self, xy: Tensor, t: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         """(MSE against target [F, P, 3], alignment flow) via the fused fitting path."""

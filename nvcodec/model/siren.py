@@ -129,33 +129,56 @@ def reference(spec: SirenSpec, ws: list[Tensor], u: Tensor, z: Tensor) -> Tensor
     return h @ out_w.t() + out_b
 
 
+def _modulator_chunk(spec: SirenSpec, mod_z_all: Tensor, mod_b_all: Tensor, mod_g: list, zc: Tensor) -> Tensor:
+    """The modulator outputs g_0 .. g_{D-1} of one chunk, side by side [rows, D * M'] (in place)."""
+    wm = spec.mod_width
+    zp = torch.addmm(mod_b_all, zc, mod_z_all.t())
+    g = None
+    for i in range(spec.depth):
+        a = zp[:, i * wm:(i + 1) * wm]
+        if i > 0:
+            a.addmm_(g, mod_g[i].t())
+        g = a.relu_()
+    return zp
+
+
 @torch.no_grad()
-def infer(spec: SirenSpec, ws: list[Tensor], u: Tensor, z: Tensor, chunk: int = 8192) -> Tensor:
-    """Forward only, chunked, in place: bounded memory for decoding."""
+def modulations(spec: SirenSpec, ws: list[Tensor], z: Tensor, chunk: int = 8192) -> Tensor:
+    """The modulator outputs [S, D * M'] for latents z [S, Z], chunk by chunk exactly as `infer`
+    computes them. They depend on z only, so a decoder may reuse them for every frame that
+    shares z (every frame of a GOP without an alignment flow)."""
+    _, _, _, _, mod_z, mod_b, mod_g = _split(spec, ws)
+    mod_z_all, mod_b_all = torch.cat(list(mod_z)), torch.cat(list(mod_b))
+    return torch.cat([_modulator_chunk(spec, mod_z_all, mod_b_all, mod_g, z[c0:c0 + chunk])
+                      for c0 in range(0, z.shape[0], chunk)])
+
+
+@torch.no_grad()
+def infer(spec: SirenSpec, ws: list[Tensor], u: Tensor, z: Tensor | None, chunk: int = 8192,
+          mods: Tensor | None = None) -> Tensor:
+    """Forward only, chunked, in place: bounded memory for decoding. mods: `modulations(z)`
+    computed with the same chunk (then z is not needed)."""
     syn_w, syn_b, out_w, out_b, mod_z, mod_b, mod_g = _split(spec, ws)
     wm = spec.mod_width
     out = u.new_empty(u.shape[0], OUT_DIM)
-    if spec.modulated:
+    if spec.modulated and mods is None:
         mod_z_all, mod_b_all = torch.cat(list(mod_z)), torch.cat(list(mod_b))
     for c0 in range(0, u.shape[0], chunk):
-        uc, zc = u[c0:c0 + chunk], z[c0:c0 + chunk]
-        h, g = uc, None
+        uc = u[c0:c0 + chunk]
+        h = uc
         if spec.modulated:
-            zp = torch.addmm(mod_b_all, zc, mod_z_all.t())
+            gs = (mods[c0:c0 + chunk] if mods is not None
+                  else _modulator_chunk(spec, mod_z_all, mod_b_all, mod_g, z[c0:c0 + chunk]))
         for i in range(spec.depth):
             om = spec.omega_first if i == 0 else spec.omega
             if spec.modulated or i > 0:
                 pre = torch.addmm(syn_b[i], h, syn_w[i].t(), beta=om, alpha=om)
             else:
                 pre = torch.addmm(syn_b[i], uc, syn_w[i][:, :IN_DIM].t(), beta=om, alpha=om)
-                pre.addmm_(zc, syn_w[i][:, IN_DIM:].t(), alpha=om)
+                pre.addmm_(z[c0:c0 + chunk], syn_w[i][:, IN_DIM:].t(), alpha=om)
             h = pre.sin_()
             if spec.modulated:
-                a = zp[:, i * wm:(i + 1) * wm]
-                if i > 0:
-                    a.addmm_(g, mod_g[i].t())
-                g = a.relu_()
-                h[:, :wm].mul_(g)
+                h[:, :wm].mul_(gs[:, i * wm:(i + 1) * wm])
         torch.addmm(out_b, h, out_w.t(), out=out[c0:c0 + chunk])
     return out
 
