@@ -211,8 +211,8 @@ class NVTMConfig:
     `use_static_grid`, `latent_mode` ("modulation" or "input": z concatenated to
     (x, y, t)), `neighbors` (the index set P: (0,) or (0, 1)), `gop_size` (n),
     `alignment` ("flow": the hyper-SIREN flow of Eq. 2-4; "none": points look up
-    the keyframe grids unmoved, no flow network is stored). `norm_threshold` is r_th; `norm_bins` the histogram bins per unit length used
-    to find the dense region.
+    the keyframe grids unmoved, no flow network is stored). `norm_threshold` is
+    r_th; `norm_bins` the histogram bins per unit length used to find the dense region.
     """
 
     gop_size: int = 10

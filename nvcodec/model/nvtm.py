@@ -165,12 +165,14 @@ class NVTM(nn.Module):
         s = self.time_scales(t)  # [F, |P|]
         return raw * s.repeat_interleave(2, dim=1).unsqueeze(1)
 
-    def _inputs(self, xy: Tensor, t: Tensor, z: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        """(u [S, 3], z [S, Z], flow [F, P, 2|P|]) for F frames x P points; a given z is used as is."""
+    def _inputs(self, xy: Tensor, t: Tensor, z: Tensor | None = None,
+                need_z: bool = True) -> tuple[Tensor, Tensor | None, Tensor]:
+        """(u [S, 3], z [S, Z], flow [F, P, 2|P|]) for F frames x P points; a given z is used as is
+        (need_z=False: no grid lookup, z stays as given)."""
         fr, pts = xy.shape[0], xy.shape[1]
         t = t.to(device=xy.device, dtype=xy.dtype)
         flow = self.alignment_flow(xy, t)
-        if z is None:
+        if z is None and need_z:
             z = self._features(xy, t, flow)
         tn = (2 * t / max(1, self.frames - 1) - 1).repeat_interleave(pts).unsqueeze(1)
         u = torch.cat([xy.reshape(fr * pts, 2) * 2 - 1, tn], dim=1)
@@ -223,17 +225,16 @@ class NVTM(nn.Module):
                 return_flow: bool = False, z: Tensor | None = None, mods: Tensor | None = None):
         """See `forward_frames` (target=None) and `fit_loss` (target given)."""
         fr, pts = xy.shape[0], xy.shape[1]
-        if mods is not None and target is None and not torch.is_grad_enabled():
-            u, _, flow = self._inputs(xy, t, z=xy.new_empty(0))
-            rgb = siren.infer(self.base.spec, self.base.weight_list(), u, None, self.infer_chunk, mods=mods)
-            rgb = rgb.view(fr, pts, 3)
-            return (rgb, flow) if return_flow else rgb
-        u, z, flow = self._inputs(xy, t, z)
+        if mods is not None and target is not None:
+            raise ValueError("mods (reused modulator outputs) are for decoding, not for the fitting loss")
+        u, z, flow = self._inputs(xy, t, z, need_z=mods is None)
         ws = self.base.weight_list()
         if target is not None:
             loss = siren.fused_mse(self.base.spec, ws, u, z, target.reshape(fr * pts, 3), self.fused_chunk)
             return loss, flow
-        if torch.is_grad_enabled() and (z.requires_grad or any(w.requires_grad for w in ws)):
+        if mods is not None:
+            rgb = siren.infer(self.base.spec, ws, u, z, self.infer_chunk, mods=mods)
+        elif torch.is_grad_enabled() and (z.requires_grad or any(w.requires_grad for w in ws)):
             rgb = siren.reference(self.base.spec, ws, u, z)
         else:
             rgb = siren.infer(self.base.spec, ws, u, z, self.infer_chunk)
