@@ -9,14 +9,17 @@ bracket it (what rate control's QP search lands near); the float and 8-bit PSNRs
 where the decibels go between the fitted model and the file.
 
 Candidates: `paper` (NVTMConfig.paper()), `no_flow` (paper without the alignment flow),
-`codec` (`rate.sizing.codec_template()`: no flow, latent as input), each at the
-`bits_per_grid_value` values of --grid-bits.
+`codec` (`rate.sizing.codec_template()`: no flow, latent as modulation), each at the
+`bits_per_grid_value` values of --grid-bits, the base-network caps of --decode-macs
+(multiply-adds per pixel and frame; 0: uncapped) and the base-network depths of --depths
+(0: the family's).
 
     python -m benchmarks.model_choice --clips foreman_cif,basketballpass,mobile_cif --frames 30 --time 60
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,7 +31,7 @@ from .common import say
 NAME = "model_choice"
 DEFAULT_CLIPS = ("foreman_cif", "basketballpass", "mobile_cif")
 FAMILIES = ("paper", "no_flow", "codec")
-COLUMNS = ("clip", "family", "grid_bits", "grid_values", "weight_params", "base_width", "steps", "psnr_float",
+COLUMNS = ("clip", "family", "grid_bits", "decode_macs", "base_depth", "grid_values", "weight_params", "base_width", "steps", "psnr_float",
            "psnr_8bit", "qp_curve", "psnr_at_target", "qp_at_target")
 
 
@@ -51,15 +54,20 @@ def at_target(curve: Sequence[tuple[float, float, int | None]]) -> tuple[float, 
             float(np.interp(1.0, ratios, [float(p[2]) for p in pts])))
 
 
-def run_candidate(family: str, grid_bits: float, video, args) -> dict[str, Any]:
+def run_candidate(family: str, grid_bits: float, video, args, max_macs: int = 0, depth: int = 0) -> dict[str, Any]:
     from nvcodec.compress import model_codec
     from nvcodec.fit.loop import FitOptions, evaluate_psnr, fit
     from nvcodec.model.nvtm import NVTM
+    from nvcodec.model.siren import synthesis_macs
     from nvcodec.rate.sizing import RateModel, choose_config
 
     frames, height, width = (int(s) for s in video.shape[:3])
     rate = RateModel(bits_per_grid_value=grid_bits)
-    sizing = choose_config(width, height, frames, args.bpp, rate=rate, template=family_template(family))
+    template = family_template(family)
+    if depth:
+        template = template.replace(base=dataclasses.replace(template.base, depth=depth))
+    sizing = choose_config(width, height, frames, args.bpp, rate=rate, template=template,
+                           max_decode_macs=max_macs or None)
     model = NVTM(sizing.config, width, height, frames, seed=args.seed)
     res = fit(model, video, FitOptions(steps=args.steps, time_budget=None if args.steps else args.time,
                                        device=args.device, seed=args.seed, qat_fraction=0.1,
@@ -76,7 +84,9 @@ def run_candidate(family: str, grid_bits: float, video, args) -> dict[str, Any]:
         chunks, recon = model_codec.build_chunks(q, latent_qp=qp, static_qp=qp)
         curve.append((sum(len(c.payload) for c in chunks) / target_bytes, psnr_of(recon), qp))
     psnr_t, qp_t = at_target(curve)
-    return {"family": family, "grid_bits": grid_bits, "grid_values": sizing.grid_values,
+    return {"family": family, "grid_bits": grid_bits, "decode_macs": synthesis_macs(sizing.config.base),
+            "base_depth": sizing.config.base.depth,
+            "grid_values": sizing.grid_values,
             "weight_params": sizing.weight_params, "base_width": sizing.config.base.width, "steps": res.steps,
             "psnr_float": evaluate_psnr(model, video), "psnr_8bit": curve[0][1],
             "qp_curve": " ".join(f"{'lossless' if qp is None else qp}:{p:.2f}@{r:.2f}" for r, p, qp in curve),
@@ -92,7 +102,8 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> Path:
         for r in (r for r in rows if r["clip"] == clip):
             pts = [p.split(":")[1].split("@") for p in r["qp_curve"].split()[1:]]
             ax.plot([float(s) for _, s in pts], [float(p) for p, _ in pts], marker="o", markersize=3,
-                    label=f"{r['family']} ({r['grid_bits']:g} b/value)")
+                    label=f"{r['family']} ({r['grid_bits']:g} b/value, {r['base_depth']}x{r['base_width']}, "
+                          f"{r['decode_macs']} MAC/px)")
         ax.axvline(1.0, color="black", linewidth=0.8, linestyle=":")
         ax.set_xlabel("file size / target (grids at QPs)")
         ax.set_ylabel("RGB PSNR (dB)")
@@ -109,6 +120,10 @@ def build_parser():
     p.add_argument("--families", type=common.str_list, default=list(FAMILIES), help=f"subset of: {', '.join(FAMILIES)}")
     p.add_argument("--grid-bits", type=common.float_list, default=[1.0, 2.0],
                    help="bits_per_grid_value values of the rate sizing to compare")
+    p.add_argument("--decode-macs", type=common.int_list, default=[0],
+                   help="caps on the base network's multiply-adds per pixel and frame (0: uncapped)")
+    p.add_argument("--depths", type=common.int_list, default=[0],
+                   help="base-network depths to compare (0: the family's)")
     p.add_argument("--bpp", type=float, default=0.1, help="target bpp (sizing and the size the score is taken at)")
     p.add_argument("--qps", type=common.int_list, default=[16, 22, 28, 34, 40], help="HEVC QPs of the grids")
     p.add_argument("--time", type=float, default=60.0, help="fitting seconds per candidate")
@@ -130,23 +145,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         video = common.rgb_uint8_tensor(rgb)
         name = common.clip_label(src)
         for family in args.families:
-            for bits in args.grid_bits:
-                row = {"clip": name, **run_candidate(family, bits, video, args)}
-                say(f"{name} {family:>8} {bits:g} b/value: {row['psnr_at_target']:.2f} dB at the target "
+            for bits, macs, depth in ((b, m, d) for b in args.grid_bits for m in args.decode_macs
+                                      for d in args.depths):
+                row = {"clip": name, **run_candidate(family, bits, video, args, macs, depth)}
+                say(f"{name} {family:>8} {bits:g} b/value {row['decode_macs']} MAC/px (base "
+                    f"{row['base_depth']}x{row['base_width']}): {row['psnr_at_target']:.2f} dB at the target "
                     f"(float {row['psnr_float']:.2f}, 8-bit {row['psnr_8bit']:.2f}, {row['steps']} steps)")
                 rows.append(row)
                 common.write_csv(out / f"{NAME}.csv", rows, COLUMNS)
     plot(rows, out / f"{NAME}.png")
     budget = f"{args.steps} steps" if args.steps else f"{args.time:g} s"
-    settings = {k: getattr(args, k) for k in ("clips", "frames", "families", "grid_bits", "bpp", "qps", "time",
+    settings = {k: getattr(args, k) for k in ("clips", "frames", "families", "grid_bits", "decode_macs", "depths", "bpp", "qps", "time",
                                                "steps", "seed", "device")}
     sections = [
         f"Each candidate sized at {args.bpp:g} bpp, fitted for {budget} (last 10 % quantisation-aware), then its "
         "grids coded by HEVC at each QP; `psnr_at_target` interpolates RGB PSNR at the target size between "
         "the bracketing QPs (NaN: the target lies outside the sweep). `qp_curve`: QP:PSNR@size/target.",
-        common.markdown_table(rows, ("clip", "family", "grid_bits", "grid_values", "weight_params", "base_width",
-                                     "steps", "psnr_float", "psnr_8bit", "psnr_at_target", "qp_at_target"),
-                              ("clip", "family", "bits/grid value", "grid values", "weights", "base width",
+        common.markdown_table(rows, ("clip", "family", "grid_bits", "decode_macs", "base_depth", "grid_values",
+                                     "weight_params", "base_width", "steps", "psnr_float", "psnr_8bit", "psnr_at_target",
+                                     "qp_at_target"),
+                              ("clip", "family", "bits/grid value", "MAC/px", "depth", "grid values", "weights",
+                               "base width",
                                "steps", "float", "8-bit", "at target", "QP at target"), digits=2),
     ]
     common.write_markdown(out / f"{NAME}.md", "Model family and grid sizing: decoded PSNR at the target size",

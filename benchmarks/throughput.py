@@ -6,10 +6,13 @@ Measures, in one run on the same machine:
   * the fp32 matmul ceiling (best GFLOP/s of a large square torch.mm),
   * fitting throughput (samples/s) of the real training step (sampler, flow,
     grid lookups, fused base-network loss and backward, Adam),
-  * decoding throughput (pixels/s) of forward_frames on whole frames,
-and prints the model's FLOPs per sample (forward; training = 3x forward) and the
-fraction of the FLOP limit each throughput reaches. The default is the paper
-config at CIF size (the foreman clip when present, else a synthetic clip).
+  * decoding throughput (pixels/s) of the decoder's renderer (`nvcodec.render.render_frames`,
+    frames in order, so per-GOP terms are reused as `nvcodec decode` reuses them),
+and prints the model's FLOPs per sample (forward; training = 3x forward; decoding: the
+per-frame synthesis plus the per-GOP part spread over the GOP's frames) and the fraction of
+the FLOP limit each throughput reaches. --config: `bpp:X` (the encoder's sizing at X bpp for
+the clip), `paper`, or a JSON file of an NVTMConfig; at CIF size (the foreman clip when
+present, else a synthetic clip).
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ import torch
 from nvcodec.fit.loop import _grid_aliases, _hand_over_grads, _param_groups, FitOptions
 from nvcodec.fit.sampler import PixelSampler
 from nvcodec.model.config import NVTMConfig
-from nvcodec.model.nvtm import NVTM, pixel_centres
+from nvcodec.model.nvtm import NVTM
+from nvcodec.model.siren import synthesis_macs
+from nvcodec.rate.sizing import choose_config
+from nvcodec.render import render_frames
 
 from . import common
 
@@ -119,23 +125,26 @@ def fit_throughput(model: NVTM, video: torch.Tensor, opts: FitOptions, seconds: 
     return n * opts.frames_per_batch * opts.pixels_per_frame / dt, n
 
 
+def decode_flops(model: NVTM, points_per_frame: int) -> float:
+    """FLOPs per decoded pixel: the per-frame synthesis, plus the rest of the forward pass once per
+    frame with the alignment flow, or once per GOP (spread over its frames) without it."""
+    per_frame = 2.0 * synthesis_macs(model.config.base)
+    rest = forward_flops(model, points_per_frame)["total"] - per_frame
+    return per_frame + (rest if model.flow is not None else rest / model.config.gop_size)
+
+
 @torch.no_grad()
-def decode_throughput(model: NVTM, seconds: float, device: torch.device, tile: int = 1 << 15) -> float:
-    """Pixels/s of forward_frames over whole frames in tiles (decoder-like)."""
+def decode_throughput(model: NVTM, seconds: float, device: torch.device) -> float:
+    """Pixels/s of the decoder's renderer over whole frames in display order (as `nvcodec decode`)."""
     model.to(device).eval()
-    xy_all = pixel_centres(model.width, model.height, device)
-    npx = xy_all.shape[0]
-    frames = 0
-    t0 = time.perf_counter()
-    f = 0
-    while time.perf_counter() - t0 < seconds or frames < 1:
-        t = torch.tensor([float(f % model.frames)], device=device)
-        for c0 in range(0, npx, tile):
-            model.forward_frames(xy_all[c0:c0 + tile].unsqueeze(0), t)
+    times = [float(f % model.frames) for f in range(1 << 20)]
+    frames, t0 = 0, time.perf_counter()
+    for _ in render_frames(model, times, model.width, model.height, device=device):
         frames += 1
-        f += 7
+        if time.perf_counter() - t0 >= seconds and frames >= model.config.gop_size:
+            break
     _sync(device)
-    return frames * npx / (time.perf_counter() - t0)
+    return frames * model.width * model.height / (time.perf_counter() - t0)
 
 
 def _load_clip(path: str | None, frames: int) -> torch.Tensor:
@@ -161,18 +170,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="seconds per throughput measurement")
     ap.add_argument("--frames-per-batch", type=int, default=None)
     ap.add_argument("--pixels-per-frame", type=int, default=None)
-    ap.add_argument("--config", default=None, help="JSON file of an NVTMConfig (default: paper)")
+    ap.add_argument("--config", default="bpp:0.1",
+                    help="bpp:X (the encoder's sizing at X bpp), paper, or a JSON file of an NVTMConfig")
     ap.add_argument("--skip-decode", action="store_true")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     device = torch.device(a.device)
-    cfg = NVTMConfig.paper()
-    if a.config:
-        cfg = NVTMConfig.from_dict(json.loads(Path(a.config).read_text()))
     video = _load_clip(a.clip, a.frames)
     T, H, W = (int(s) for s in video.shape[:3])
+    if a.config == "paper":
+        cfg = NVTMConfig.paper()
+    elif a.config.startswith("bpp:"):
+        cfg = choose_config(W, H, T, float(a.config[4:])).config
+    else:
+        cfg = NVTMConfig.from_dict(json.loads(Path(a.config).read_text()))
     model = NVTM(cfg, W, H, T)
     opts = FitOptions(steps=1)
     if a.frames_per_batch:
@@ -186,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     ceiling_after = matmul_ceiling(device)
     ceil = max(ceiling, ceiling_after)
     train_gflops = fit_sps * 3 * fl["total"] / 1e9
-    dec_gflops = dec_pps * fl["total"] / 1e9
+    dec_fl = decode_flops(model, opts.pixels_per_frame)
+    dec_gflops = dec_pps * dec_fl / 1e9
     res = {
         "device": str(device), "threads": torch.get_num_threads(), "clip": f"{W}x{H}x{T}",
         "params": model.num_parameters(), "batch": [opts.frames_per_batch, opts.pixels_per_frame],
@@ -195,9 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         "fit_samples_per_s": fit_sps, "fit_steps_measured": steps, "fit_gflops": train_gflops,
         "fit_fraction_of_ceiling": train_gflops / ceil,
         "fit_flop_limited_samples_per_s": ceil * 1e9 / (3 * fl["total"]),
-        "decode_pixels_per_s": dec_pps, "decode_gflops": dec_gflops,
+        "config": a.config, "base": cfg.base.to_dict(), "alignment": cfg.alignment,
+        "decode_flops_per_pixel": dec_fl, "decode_pixels_per_s": dec_pps,
+        "decode_frames_per_s": dec_pps / (W * H), "decode_gflops": dec_gflops,
         "decode_fraction_of_ceiling": dec_gflops / ceil,
-        "decode_flop_limited_pixels_per_s": ceil * 1e9 / fl["total"],
+        "decode_flop_limited_pixels_per_s": ceil * 1e9 / dec_fl,
     }
     if a.json:
         print(json.dumps(res, indent=1))
@@ -213,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
           f"({res['fit_flop_limited_samples_per_s'] / 1e3:.0f} k samples/s); batch "
           f"{opts.frames_per_batch}x{opts.pixels_per_frame}, {steps} steps")
     if not a.skip_decode:
-        print(f"decode: {dec_pps / 1e3:8.1f} k pixels/s  = {dec_gflops:6.1f} GFLOP/s = "
+        print(f"decode: {dec_pps / 1e3:8.1f} k pixels/s = {res['decode_frames_per_s']:.1f} frames/s "
+              f"({dec_fl / 1e3:.1f} k FLOPs/pixel) = {dec_gflops:6.1f} GFLOP/s = "
               f"{100 * res['decode_fraction_of_ceiling']:.0f} % of the limit "
               f"({res['decode_flop_limited_pixels_per_s'] / 1e3:.0f} k pixels/s)")
     return 0
@@ -223,4 +240,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["main", "matmul_ceiling", "forward_flops", "fit_throughput", "decode_throughput"]
+__all__ = ["main", "matmul_ceiling", "forward_flops", "decode_flops", "fit_throughput", "decode_throughput"]

@@ -22,13 +22,14 @@ import torch
 from . import __version__
 from .bitstream.format import StreamHeader, chunk_table
 from .bitstream.reader import read_container, read_container_file
-from .compress import model_codec
+from .compress import grid_codec, model_codec
 from .device import resolve_device
 from .errors import InputError, Interrupted
 from .fsutil import atomic_write_bytes, check_output_path
 from .metrics.psnr import PsnrAccumulator, frame_errors, json_value
 from .model.config import NVTMConfig
-from .rate.sizing import RateModel
+from .model.siren import synthesis_macs
+from .rate.sizing import DEFAULT_MAX_DECODE_MACS, RateModel
 from .render import output_size, output_times, render_frames
 from .video import RawSpec, VideoInfo, create_writer, open_video, probe
 from .video.color import rgb_to_yuv, yuv_to_rgb
@@ -56,6 +57,8 @@ class EncodeOptions:
     progress: bool = True
     tolerance: float = 0.03  # the file lands in target x (1 +- tolerance), never above target x (1 + tolerance)
     x265_preset: str = "medium"
+    # the base network's multiply-adds per pixel and frame (decoding cost); None: no cap
+    max_decode_macs: int | None = DEFAULT_MAX_DECODE_MACS
     # library/benchmark knobs (no CLI flag): the model family sizing picks from, and its constants
     model_template: NVTMConfig | None = None  # None: rate.sizing.codec_template()
     rate_model: RateModel = RateModel()
@@ -171,7 +174,7 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
 
     rate = options.rate_model
     sizing = choose_config(info.width, info.height, info.frames, options.bpp, rate=rate,
-                           template=options.model_template)
+                           template=options.model_template, max_decode_macs=options.max_decode_macs)
     model = NVTM(sizing.config, info.width, info.height, info.frames, seed=options.seed)
     budget = options.time_budget if options.time_budget is not None or options.steps else DEFAULT_TIME_BUDGET
     ckpt = options.checkpoint_path or Path(str(dst) + ".ckpt")
@@ -234,6 +237,8 @@ def _resume_command(src, dst, options: EncodeOptions, ckpt, raw: RawSpec | None 
     if options.steps is not None:
         parts += ["--steps", str(options.steps)]
     parts += ["--seed", str(options.seed)]
+    if options.max_decode_macs != DEFAULT_MAX_DECODE_MACS:
+        parts += ["--max-decode-macs", str(options.max_decode_macs or 0)]
     if options.device != "auto":
         parts += ["--device", options.device]
     if options.frame_range is not None:
@@ -302,6 +307,7 @@ def byte_split(container) -> dict[str, int]:
 def decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOptions,
            progress: Callable[[int, int], None] | None = None) -> DecodeReport:
     """Render an .nvc file to a video at any size, frame rate and frame range."""
+    grid_codec.require_pyav()  # loading the HEVC library is start-up, like importing torch: not timed
     t0 = time.perf_counter()
     dst_path = Path(dst)
     png = is_png_target(dst_path)
@@ -375,6 +381,7 @@ def nvc_info(path: Path) -> dict[str, Any]:
         "chunks": chunk_table(container),
         "byte_split": byte_split(container),
         "model": q.config.to_dict(),
+        "decode_macs_per_pixel": synthesis_macs(q.config.base),
         "encoder": _json_or_none(enc.payload) if enc else None,
         "skipped_chunks": [c.type for c in container.skipped],
     }

@@ -219,6 +219,10 @@ def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, no_lpips: bo
               help="Wall-clock seconds for fitting (default: 60 unless --steps).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Fitting steps (deterministic).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--max-decode-macs", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Decoding cost cap: the base network's multiply-adds per pixel and frame "
+                   "[default: 2500, a 3x32 network, ~24-30 CIF frames/s on 2 CPU cores; 0: no cap, "
+                   "the network widens with the budget].")
 @device_opt
 @click.option("--frames", "frame_range", metavar="A:B", help="Encode source frames A..B-1 only.")
 @click.option("--mask", "mask_path", type=click.Path(path_type=Path),
@@ -230,8 +234,8 @@ def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, no_lpips: bo
 @overwrite_opt
 @json_opt
 @quiet_opt
-def encode(input_path: Path, output: Path, bpp: float, time_budget, steps, seed: int, device: str,
-           frame_range, mask_path, mask_boxes, checkpoint, resume: bool, raw_size, raw_fps, raw_pix_fmt,
+def encode(input_path: Path, output: Path, bpp: float, time_budget, steps, seed: int, max_decode_macs,
+           device: str, frame_range, mask_path, mask_boxes, checkpoint, resume: bool, raw_size, raw_fps, raw_pix_fmt,
            overwrite: bool, as_json: bool, quiet: bool) -> None:
     """Fit NVTM to a video and write it as an .nvc file at a target bpp."""
     from . import api
@@ -243,6 +247,7 @@ def encode(input_path: Path, output: Path, bpp: float, time_budget, steps, seed:
         seed=seed,
         device=device,
         frame_range=_parse_range(frame_range),
+        **({} if max_decode_macs is None else {"max_decode_macs": max_decode_macs or None}),
         mask_path=mask_path,
         mask_boxes=_parse_boxes(mask_boxes),
         checkpoint_path=checkpoint,

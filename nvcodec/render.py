@@ -1,12 +1,12 @@
 """Evaluate a fitted model on any grid of (x, y, t): frames at any size, rate and range.
 
-Each output frame is rendered in fixed row tiles, so a frame's bytes do not depend on
-which other frames are decoded (random access is bit-exact) and the peak memory is one
-tile plus one frame, whatever the output size. A model without an alignment flow reads
-the same latent at a point for every frame of a GOP, and its modulator outputs depend on
-the latent only: `render_frames` then looks the grids up and runs the modulator once per
-GOP and output size (when that fits in `FEATURE_CACHE_BYTES`) and reuses the result, the
-same values bit for bit.
+Each output frame is rendered in fixed row tiles in two steps: the time-free terms of the
+tile's points (`NVTM.lattice_terms`: grid lookups, modulator, first-layer factors), then the
+per-frame synthesis (`NVTM.synthesize`). A frame's bytes do not depend on which other frames
+are decoded (random access is bit-exact) and the peak memory is one tile plus one frame. A
+model without an alignment flow has the same time-free terms for every frame of a GOP:
+`render_frames` then computes them once per GOP and output size (when they fit in
+`FEATURE_CACHE_BYTES`) and reuses them, the same values bit for bit.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ import numpy as np
 import torch
 
 from .errors import NvcodecError
+from .model import siren
 
 #: points evaluated per network call; bounds peak memory (activations ~ points x width)
 DEFAULT_TILE_POINTS = 1 << 15
 #: largest per-GOP cache kept for reuse (`feature_bytes`); larger frames recompute it every frame
-FEATURE_CACHE_BYTES = 256 << 20
+FEATURE_CACHE_BYTES = 512 << 20
 #: most output frames one decode may produce (the container's own frame limit)
 MAX_OUTPUT_FRAMES = 10_000_000
 
@@ -89,66 +90,41 @@ def output_size(width: int, height: int, chroma: str, *, scale: float | None = N
     return int(w), int(h)
 
 
-def _row_tiles(width: int, height: int, tile_points: int, device: torch.device) -> Iterator[tuple[int, int, torch.Tensor]]:
-    """(first row, end row, xy [1, rows * width, 2]) of each tile, pixel centres in [0, 1]."""
+def _row_tiles(width: int, height: int, tile_points: int,
+               device: torch.device) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
+    """(first row, end row, xs [width], ys [rows]) of each tile: pixel centres in [0, 1]."""
     rows_per_tile = max(1, tile_points // width)
     xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width
     for y0 in range(0, height, rows_per_tile):
         y1 = min(height, y0 + rows_per_tile)
-        ys = (torch.arange(y0, y1, device=device, dtype=torch.float32) + 0.5) / height
-        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-        yield y0, y1, torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=-1)[None]
-
-
-@dataclass(frozen=True)
-class GopFeatures:
-    """What a frame's pixels share with every other frame of its GOP (no alignment flow): the
-    latent z [H * W, Z] without modulation, else the modulator outputs [H * W, D * M']."""
-
-    z: torch.Tensor | None
-    mods: torch.Tensor | None
-
-    def rows(self, a: int, b: int) -> dict:
-        return {"z": None if self.z is None else self.z[a:b], "mods": None if self.mods is None else self.mods[a:b]}
+        yield y0, y1, xs, (torch.arange(y0, y1, device=device, dtype=torch.float32) + 0.5) / height
 
 
 def feature_bytes(model: torch.nn.Module, width: int, height: int) -> int:
     """Memory `frame_features` takes at this output size."""
-    spec = model.base.spec
-    per_point = spec.depth * spec.mod_width if spec.modulated else int(model.config.latent_dim)
-    return width * height * per_point * 4
+    return width * height * siren.terms_floats_per_point(model.base.spec) * 4
 
 
 @torch.no_grad()
 def frame_features(model: torch.nn.Module, t: float, width: int, height: int, *,
-                   device: torch.device | str = "cpu", tile_points: int = DEFAULT_TILE_POINTS) -> GopFeatures:
-    """The per-GOP part of every output pixel at time t, tile by tile as `render_frame` evaluates them
-    (so the reused values are the very ones a per-frame evaluation computes)."""
+                   device: torch.device | str = "cpu", tile_points: int = DEFAULT_TILE_POINTS) -> list[siren.PointTerms]:
+    """The time-free terms of every output tile at time t (reusable for the frames of t's GOP
+    without an alignment flow)."""
     device = torch.device(device)
-    t_tensor = torch.tensor([t], dtype=torch.float32, device=device)
-    zs, mods = [], []
-    for _, _, xy in _row_tiles(width, height, tile_points, device):
-        z = model.features(xy, t_tensor)
-        m = model.modulations(z)
-        if m is None:
-            zs.append(z)
-        else:
-            mods.append(m)
-    return GopFeatures(torch.cat(zs) if zs else None, torch.cat(mods) if mods else None)
+    return [model.lattice_terms(xs, ys, t) for _, _, xs, ys in _row_tiles(width, height, tile_points, device)]
 
 
 @torch.no_grad()
 def render_frame(model: torch.nn.Module, t: float, width: int, height: int, *,
                  device: torch.device | str = "cpu", tile_points: int = DEFAULT_TILE_POINTS,
-                 features: GopFeatures | None = None) -> np.ndarray:
+                 features: list[siren.PointTerms] | None = None) -> np.ndarray:
     """One frame as float32 RGB [H, W, 3], clamped to [0, 1]. features: `frame_features` of this
     frame's GOP (reused: no grid lookups, no modulator)."""
     device = torch.device(device)
     out = np.empty((height * width, 3), dtype=np.float32)
-    t_tensor = torch.tensor([t], dtype=torch.float32, device=device)
-    for y0, y1, xy in _row_tiles(width, height, tile_points, device):
-        cached = {} if features is None else features.rows(y0 * width, y1 * width)
-        rgb = torch.nan_to_num(model.forward_frames(xy, t_tensor, **cached)[0], nan=0.0).clamp_(0.0, 1.0)
+    for i, (y0, y1, xs, ys) in enumerate(_row_tiles(width, height, tile_points, device)):
+        terms = model.lattice_terms(xs, ys, t) if features is None else features[i]
+        rgb = torch.nan_to_num(model.synthesize(terms, t), nan=0.0).clamp_(0.0, 1.0)
         out[y0 * width:y1 * width] = rgb.float().cpu().numpy()
     return out.reshape(height, width, 3)
 

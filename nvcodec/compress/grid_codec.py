@@ -189,6 +189,11 @@ def unpack_levels(canvases: np.ndarray, shapes: Sequence[Sequence[int]]) -> list
 # --------------------------------------------------------------------------- HEVC
 
 
+def require_pyav() -> None:
+    """Load PyAV now (DependencyError when it is missing)."""
+    _av()
+
+
 def _av():
     try:
         import av  # noqa: PLC0415

@@ -148,6 +148,33 @@ def grid_lookup(tables: Sequence[Tensor], coords: Tensor, grid_index: Tensor | N
     return _BilinearLookup.apply(coords, grid_index, *tables)
 
 
+def _axis_cells(c: Tensor, res: int) -> tuple[Tensor, Tensor]:
+    """(first cell index, fraction) along one axis, the convention of `_BilinearLookup`."""
+    pos = (c * res - 0.5).clamp_(0.0, res - 1)
+    i0 = torch.minimum(pos.floor(), torch.tensor(float(max(res - 2, 0)), dtype=pos.dtype, device=pos.device))
+    return i0.to(torch.int64), pos - i0
+
+
+def lattice_lookup(tables: Sequence[Tensor], xs: Tensor, ys: Tensor, grid: int = 0) -> Tensor:
+    """`grid_lookup` at every point of the lattice xs [W] x ys [H] of grid `grid`, planar:
+    [L * C, H * W] (points in raster order; `.t()` gives grid_lookup's [points, L * C]).
+
+    Bilinear interpolation is separable, so it runs as two 1-D passes per level (along x for
+    every table row, then along y): a few operations per output value instead of a 4-row
+    gather per point, the same values up to float rounding. A decoder without an alignment
+    flow looks its grids up on such lattices.
+    """
+    outs = []
+    for t in tables:
+        table = t[grid]  # [C, ry, rx]
+        ix, fx = _axis_cells(xs, table.shape[2])
+        iy, fy = _axis_cells(ys, table.shape[1])
+        rows = torch.lerp(table.index_select(2, ix), table.index_select(2, ix + 1), fx)  # [C, ry, W]
+        outs.append(torch.lerp(rows.index_select(1, iy), rows.index_select(1, iy + 1), fy.unsqueeze(1)))
+    out = torch.cat(outs, dim=0)  # [L * C, H, W]
+    return out.reshape(out.shape[0], -1)
+
+
 def grid_lookup_reference(tables: Sequence[Tensor], coords: Tensor,
                           grid_index: Tensor | None = None) -> Tensor:
     """The same lookup with `grid_sample` (slow; used by tests to pin the convention)."""

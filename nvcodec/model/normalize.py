@@ -91,6 +91,9 @@ def normalize(coords: Tensor, bounds: Tensor) -> Tensor:
     A NaN (only a degenerate or hostile file can produce one) becomes 0, so that grid
     indices are always valid.
     """
-    lo = bounds[..., 0:2]
-    span = bounds[..., 2:4] - lo
-    return torch.nan_to_num((coords - lo) / span, nan=0.0).clamp(0.0, 1.0)
+    return normalize_axis(coords, bounds[..., 0:2], bounds[..., 2:4])
+
+
+def normalize_axis(c: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
+    """`normalize` along one axis (or elementwise): the same operations, so the same values."""
+    return torch.nan_to_num((c - lo) / (hi - lo), nan=0.0).clamp(0.0, 1.0)

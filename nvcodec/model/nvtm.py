@@ -33,8 +33,8 @@ from ..errors import BitstreamError
 from . import siren
 from .config import NVTMConfig
 from .flow import HyperFlow
-from .grids import grid_lookup, new_grid
-from .normalize import compute_bounds, normalize
+from .grids import grid_lookup, lattice_lookup, new_grid
+from .normalize import compute_bounds, normalize, normalize_axis
 
 MAX_DIM = 1 << 15
 MAX_FRAMES = 1 << 20
@@ -75,7 +75,7 @@ class NVTM(nn.Module):
         bounds = torch.tensor([[0.0, 0.0, 1.0, 1.0]]).repeat(self.num_latent, 1)
         self.register_buffer("norm_bounds", bounds)
         self.fused_chunk = 1024  # rows per chunk of the fused fitting path (cache-sized)
-        self.infer_chunk = 2048  # rows per chunk of the decoding path
+        self.infer_chunk = 4096  # rows per chunk of the decoding path (fastest on the 2-core CPU)
         # Scale of the reconstruction gradient that reaches the alignment flow through
         # the grid lookup (fitting only; 1 = plain backprop, 0 = the flow learns from
         # the optical-flow loss alone). Set by the fitting loop.
@@ -165,32 +165,27 @@ class NVTM(nn.Module):
         s = self.time_scales(t)  # [F, |P|]
         return raw * s.repeat_interleave(2, dim=1).unsqueeze(1)
 
-    def _inputs(self, xy: Tensor, t: Tensor, z: Tensor | None = None,
-                need_z: bool = True) -> tuple[Tensor, Tensor | None, Tensor]:
-        """(u [S, 3], z [S, Z], flow [F, P, 2|P|]) for F frames x P points; a given z is used as is
-        (need_z=False: no grid lookup, z stays as given)."""
+    def _inputs(self, xy: Tensor, t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(u [S, 3], z [S, Z], flow [F, P, 2|P|]) for F frames x P points."""
         fr, pts = xy.shape[0], xy.shape[1]
         t = t.to(device=xy.device, dtype=xy.dtype)
         flow = self.alignment_flow(xy, t)
-        if z is None and need_z:
-            z = self._features(xy, t, flow)
-        tn = (2 * t / max(1, self.frames - 1) - 1).repeat_interleave(pts).unsqueeze(1)
+        z = self._features(xy, t, flow)
+        tn = self._time_input(t).repeat_interleave(pts).unsqueeze(1)
         u = torch.cat([xy.reshape(fr * pts, 2) * 2 - 1, tn], dim=1)
         return u, z, flow
 
+    def _time_input(self, t: Tensor) -> Tensor:
+        """The base network's time coordinate 2 t / (frames - 1) - 1 of frame times t [F]."""
+        return 2 * t / max(1, self.frames - 1) - 1
+
     def feature_key(self, t: float) -> int | None:
         """What the latent z at a point depends on besides the point: without an alignment
-        flow only the GOP of t (so a decoder may reuse z for every frame of a GOP); None
-        with the flow (z moves with t)."""
+        flow only the GOP of t (so a decoder may reuse `lattice_terms` for every frame of a
+        GOP); None with the flow (z moves with t)."""
         if self.flow is not None:
             return None
         return int(self.gop_index(torch.tensor([t], dtype=torch.float32)).item())
-
-    @torch.no_grad()
-    def features(self, xy: Tensor, t: Tensor) -> Tensor:
-        """The latent z [F * P, Z] at points xy [F, P, 2] of frames t [F] (what `forward_frames(.., z=)` takes)."""
-        t = t.to(device=xy.device, dtype=xy.dtype)
-        return self._features(xy, t, self.alignment_flow(xy, t))
 
     def _features(self, xy: Tensor, t: Tensor, flow: Tensor) -> Tensor:
         fr, pts = xy.shape[0], xy.shape[1]
@@ -213,45 +208,68 @@ class NVTM(nn.Module):
             feats.append(grid_lookup(list(self.static), xy_flat))
         return torch.cat(feats, dim=1)
 
-    @torch.no_grad()
-    def modulations(self, z: Tensor) -> Tensor | None:
-        """The base network's modulator outputs for latents z (None without modulation); with
-        `forward_frames(.., mods=)` a decoder reuses them for every frame that shares z."""
-        if not self.base.spec.modulated:
-            return None
-        return siren.modulations(self.base.spec, self.base.weight_list(), z, self.infer_chunk)
-
-    def forward(self, xy: Tensor, t: Tensor, target: Tensor | None = None,
-                return_flow: bool = False, z: Tensor | None = None, mods: Tensor | None = None):
+    def forward(self, xy: Tensor, t: Tensor, target: Tensor | None = None, return_flow: bool = False):
         """See `forward_frames` (target=None) and `fit_loss` (target given)."""
         fr, pts = xy.shape[0], xy.shape[1]
-        if mods is not None and target is not None:
-            raise ValueError("mods (reused modulator outputs) are for decoding, not for the fitting loss")
-        u, z, flow = self._inputs(xy, t, z, need_z=mods is None)
+        u, z, flow = self._inputs(xy, t)
         ws = self.base.weight_list()
         if target is not None:
             loss = siren.fused_mse(self.base.spec, ws, u, z, target.reshape(fr * pts, 3), self.fused_chunk)
             return loss, flow
-        if mods is not None:
-            rgb = siren.infer(self.base.spec, ws, u, z, self.infer_chunk, mods=mods)
-        elif torch.is_grad_enabled() and (z.requires_grad or any(w.requires_grad for w in ws)):
+        if torch.is_grad_enabled() and (z.requires_grad or any(w.requires_grad for w in ws)):
             rgb = siren.reference(self.base.spec, ws, u, z)
         else:
             rgb = siren.infer(self.base.spec, ws, u, z, self.infer_chunk)
         rgb = rgb.view(fr, pts, 3)
         return (rgb, flow) if return_flow else rgb
 
-    def forward_frames(self, xy: Tensor, t: Tensor, return_flow: bool = False, z: Tensor | None = None,
-                       mods: Tensor | None = None):
+    def forward_frames(self, xy: Tensor, t: Tensor, return_flow: bool = False):
         """RGB [F, P, 3] (not clamped) at points xy [F, P, 2] of frames t [F] (frame
         units, fractional allowed). With return_flow, also the alignment flow
-        [F, P, 2|P|] (normalised units). z: the latent of these points from `features`
-        (computed here when None); mods: `modulations(z)` (then z is not needed)."""
-        return self(xy, t, return_flow=return_flow, z=z, mods=mods)
+        [F, P, 2|P|] (normalised units)."""
+        return self(xy, t, return_flow=return_flow)
 
     def fit_loss(self, xy: Tensor, t: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         """(MSE against target [F, P, 3], alignment flow) via the fused fitting path."""
         return self(xy, t, target=target)
+
+    # ------------------------------------------------------------------ decoding
+    @torch.no_grad()
+    def lattice_terms(self, xs: Tensor, ys: Tensor, t: float) -> siren.PointTerms:
+        """The time-free part of decoding the points of the lattice xs [W] x ys [H] (raster order)
+        at frame time t (`siren.PointTerms`): grid lookups, modulator, the first layer's point
+        factors. Without an alignment flow it depends on t only through the GOP (`feature_key`)
+        and the grids are looked up separably (`grids.lattice_lookup`)."""
+        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+        xy = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=-1)
+        if self.flow is None:
+            z = self._lattice_features(xs, ys, t)
+        else:
+            tt = torch.tensor([t], dtype=xy.dtype, device=xy.device)
+            z = self._features(xy[None], tt, self.alignment_flow(xy[None], tt))
+        return siren.point_terms(self.base.spec, self.base.weight_list(), xy * 2 - 1, z, self.infer_chunk)
+
+    def _lattice_features(self, xs: Tensor, ys: Tensor, t: float) -> Tensor:
+        """`_features` without an alignment flow at the lattice points (same values up to float
+        rounding), as a transposed view of planar [Z, points] features: matrix products take it as
+        it is, no transposing copy."""
+        k = int(self.gop_index(torch.tensor([t], dtype=torch.float32)).item())
+        feats = []
+        for p in self.config.neighbors:
+            b = self.norm_bounds[k + p]
+            feats.append(lattice_lookup(list(self.latent), normalize_axis(xs, b[0], b[2]),
+                                        normalize_axis(ys, b[1], b[3]), k + p))
+        if len(self.static):
+            feats.append(lattice_lookup(list(self.static), xs, ys))
+        return torch.cat(feats, dim=0).t()
+
+    @torch.no_grad()
+    def synthesize(self, terms: siren.PointTerms, t: float) -> Tensor:
+        """RGB [P, 3] (not clamped) at frame time t from the `lattice_terms` of its points at t, or
+        at any time of the same GOP without an alignment flow."""
+        tt = torch.tensor([t], dtype=terms.first_sin.dtype, device=terms.first_sin.device)
+        return siren.synthesize(self.base.spec, self.base.weight_list(), terms, self._time_input(tt),
+                                self.infer_chunk)
 
     # ------------------------------------------------------------------ normalisation
     @torch.no_grad()

@@ -44,6 +44,14 @@ class SirenSpec:
     latent_dim: int
 
 
+def synthesis_macs(cfg: BaseNetConfig) -> int:
+    """Multiply-adds per output pixel and frame of the synthesis path: what a decoder pays for
+    every pixel it renders once the per-GOP parts (latent, modulator) are reused. The first
+    layer counts as IN_DIM x width (it is evaluated as products of per-pixel and per-frame
+    factors, see `synthesize`), each further layer width^2, the output layer width x 3."""
+    return IN_DIM * cfg.width + (cfg.depth - 1) * cfg.width * cfg.width + OUT_DIM * cfg.width
+
+
 class ModulatedSiren(nn.Module):
     """Parameters of M; the evaluators below take them as an explicit list so that
     quantisation-aware fitting can substitute fake-quantised copies."""
@@ -143,32 +151,18 @@ def _modulator_chunk(spec: SirenSpec, mod_z_all: Tensor, mod_b_all: Tensor, mod_
 
 
 @torch.no_grad()
-def modulations(spec: SirenSpec, ws: list[Tensor], z: Tensor, chunk: int = 8192) -> Tensor:
-    """The modulator outputs [S, D * M'] for latents z [S, Z], chunk by chunk exactly as `infer`
-    computes them. They depend on z only, so a decoder may reuse them for every frame that
-    shares z (every frame of a GOP without an alignment flow)."""
-    _, _, _, _, mod_z, mod_b, mod_g = _split(spec, ws)
-    mod_z_all, mod_b_all = torch.cat(list(mod_z)), torch.cat(list(mod_b))
-    return torch.cat([_modulator_chunk(spec, mod_z_all, mod_b_all, mod_g, z[c0:c0 + chunk])
-                      for c0 in range(0, z.shape[0], chunk)])
-
-
-@torch.no_grad()
-def infer(spec: SirenSpec, ws: list[Tensor], u: Tensor, z: Tensor | None, chunk: int = 8192,
-          mods: Tensor | None = None) -> Tensor:
-    """Forward only, chunked, in place: bounded memory for decoding. mods: `modulations(z)`
-    computed with the same chunk (then z is not needed)."""
+def infer(spec: SirenSpec, ws: list[Tensor], u: Tensor, z: Tensor, chunk: int = 8192) -> Tensor:
+    """Forward only, chunked, in place, at points with their own times (bounded memory)."""
     syn_w, syn_b, out_w, out_b, mod_z, mod_b, mod_g = _split(spec, ws)
     wm = spec.mod_width
     out = u.new_empty(u.shape[0], OUT_DIM)
-    if spec.modulated and mods is None:
+    if spec.modulated:
         mod_z_all, mod_b_all = torch.cat(list(mod_z)), torch.cat(list(mod_b))
     for c0 in range(0, u.shape[0], chunk):
         uc = u[c0:c0 + chunk]
         h = uc
         if spec.modulated:
-            gs = (mods[c0:c0 + chunk] if mods is not None
-                  else _modulator_chunk(spec, mod_z_all, mod_b_all, mod_g, z[c0:c0 + chunk]))
+            gs = _modulator_chunk(spec, mod_z_all, mod_b_all, mod_g, z[c0:c0 + chunk])
         for i in range(spec.depth):
             om = spec.omega_first if i == 0 else spec.omega
             if spec.modulated or i > 0:
@@ -180,6 +174,95 @@ def infer(spec: SirenSpec, ws: list[Tensor], u: Tensor, z: Tensor | None, chunk:
             if spec.modulated:
                 h[:, :wm].mul_(gs[:, i * wm:(i + 1) * wm])
         torch.addmm(out_b, h, out_w.t(), out=out[c0:c0 + chunk])
+    return out
+
+
+@dataclass(frozen=True)
+class PointTerms:
+    """What the network computes at a set of points (x, y) and latents z before time enters.
+
+    t enters only the first layer, sin(A + t c) with A = w_1 (W_1^{xy,z} [x, y; z] + b_1) per
+    point and c = w_1 W_1^t per unit, so with sin(A + tc) = sin A cos tc + cos A sin tc a frame
+    costs two products per unit there instead of a sine: `first_sin` = g_0 sin A and
+    `first_cos` = g_0 cos A (g_0 on the first M' units; no g without modulation), `mods` the
+    modulator outputs g_1 .. g_{D-1} (each [S, M'], contiguous). Without an alignment flow
+    every frame of a GOP shares them (`render_frames` reuses them).
+    """
+
+    first_sin: Tensor
+    first_cos: Tensor
+    mods: tuple[Tensor, ...]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (self.first_sin, self.first_cos, *self.mods))
+
+
+def terms_floats_per_point(spec: SirenSpec) -> int:
+    """Floats `PointTerms` keeps per point."""
+    return 2 * spec.width + ((spec.depth - 1) * spec.mod_width if spec.modulated else 0)
+
+
+@torch.no_grad()
+def point_terms(spec: SirenSpec, ws: list[Tensor], xy: Tensor, z: Tensor, chunk: int = 4096) -> PointTerms:
+    """`PointTerms` at points xy [S, 2] in [-1, 1] with latents z [S, Z]."""
+    syn_w, syn_b, _, _, mod_z, mod_b, mod_g = _split(spec, ws)
+    wm, om = spec.mod_width, spec.omega_first
+    n = xy.shape[0]
+    first_sin = xy.new_empty(n, spec.width)
+    first_cos = xy.new_empty(n, spec.width)
+    mods = tuple(xy.new_empty(n, wm) for _ in range(spec.depth - 1)) if spec.modulated else ()
+    w_xy = syn_w[0][:, :2] * om
+    w_z = None if spec.modulated else syn_w[0][:, IN_DIM:] * om
+    b = syn_b[0] * om
+    g0 = xy.new_empty(min(n, chunk), wm) if spec.modulated else None
+    for c0 in range(0, n, chunk):
+        c1 = min(n, c0 + chunk)
+        a = torch.addmm(b, xy[c0:c1], w_xy.t())
+        if w_z is not None:
+            a.addmm_(z[c0:c1], w_z.t())
+        torch.sin(a, out=first_sin[c0:c1])
+        torch.cos(a, out=first_cos[c0:c1])
+        if spec.modulated:
+            # each modulator layer straight into its buffer (no side-by-side block to copy out of)
+            g = None
+            for i in range(spec.depth):
+                dst = g0[:c1 - c0] if i == 0 else mods[i - 1][c0:c1]
+                torch.addmm(mod_b[i], z[c0:c1], mod_z[i].t(), out=dst)
+                if i > 0:
+                    dst.addmm_(g, mod_g[i].t())
+                g = dst.relu_()
+                if i == 0:
+                    first_sin[c0:c1, :wm].mul_(g)
+                    first_cos[c0:c1, :wm].mul_(g)
+    return PointTerms(first_sin, first_cos, mods)
+
+
+@torch.no_grad()
+def synthesize(spec: SirenSpec, ws: list[Tensor], terms: PointTerms, t: Tensor, chunk: int = 4096) -> Tensor:
+    """RGB [S, 3] at the points of `terms` at normalised time t (a 0-d or 1-element tensor in
+    [-1, 1]): the per-frame part of decoding, matrix products and sines of layers 2..D."""
+    syn_w, syn_b, out_w, out_b, _, _, _ = _split(spec, ws)
+    wm = spec.mod_width
+    c = syn_w[0][:, 2] * spec.omega_first
+    tc = t.reshape(()).to(c.dtype) * c
+    cos_t, sin_t = torch.cos(tc), torch.sin(tc)
+    # omega folded into the weights once per call instead of scaling every activation
+    ws_om = [(w * spec.omega).t() for w in syn_w[1:]]
+    bs_om = [bb * spec.omega for bb in syn_b[1:]]
+    out_b_col = out_b.unsqueeze(1)
+    n = terms.first_sin.shape[0]
+    out = terms.first_sin.new_empty(n, OUT_DIM)
+    for c0 in range(0, n, chunk):
+        c1 = min(n, c0 + chunk)
+        h = torch.mul(terms.first_sin[c0:c1], cos_t)
+        h.addcmul_(terms.first_cos[c0:c1], sin_t)
+        for i in range(1, spec.depth):
+            h = torch.addmm(bs_om[i - 1], h, ws_om[i - 1]).sin_()
+            if spec.modulated:
+                (h if wm == spec.width else h[:, :wm]).mul_(terms.mods[i - 1][c0:c1])
+        # [3, rows] = out_w h^T: a 3-column product is several times slower the other way round
+        out[c0:c1] = torch.addmm(out_b_col, out_w, h.t()).t()
     return out
 
 

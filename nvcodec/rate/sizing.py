@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ..errors import EncodeError
 from ..model.config import BaseNetConfig, FlowConfig, GridConfig, NVTMConfig
 from ..model.nvtm import NVTM
+from ..model.siren import synthesis_macs
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,24 @@ def codec_template() -> NVTMConfig:
     return NVTMConfig.paper().replace(alignment="none")
 
 
+#: default cap on the base network's per-pixel, per-frame multiply-adds (`siren.synthesis_macs`).
+#: It bounds decoding cost whatever the clip length (the network otherwise widens with the
+#: budget) and puts the rest of the budget into the grids. 2500 admits a 3 x 32 base network:
+#: CIF decodes at ~24-30 frames/s on two CPU cores (3 x 48: ~18-21), at a cost of 0-0.6 dB
+#: against 3 x 48 at 0.1 bpp; at 0.3 bpp the capped models decode better than wide ones
+#: (benchmarks/RESULTS.md, "Decode speed" and "Decoding cost cap").
+DEFAULT_MAX_DECODE_MACS = 2500
+
+
 def choose_config(width: int, height: int, frames: int, bpp: float, *,
-                  rate: RateModel = RateModel(), template: NVTMConfig | None = None) -> Sizing:
-    """The largest member of the NVTM family (by default `codec_template()`) whose estimated size fits bpp."""
+                  rate: RateModel = RateModel(), template: NVTMConfig | None = None,
+                  max_decode_macs: int | None = DEFAULT_MAX_DECODE_MACS) -> Sizing:
+    """The largest member of the NVTM family (by default `codec_template()`) whose estimated size fits bpp,
+    with a base network of at most `max_decode_macs` multiply-adds per pixel and frame (None: no cap).
+
+    The networks get `rate.weight_share` of the budget; what they do not use (a capped or rounded
+    width) goes to the grids, whose sizes are then chosen again.
+    """
     template = template or codec_template()
     total = budget_bits(width, height, frames, bpp) - 8 * rate.overhead_bytes
     if total <= 0:
@@ -102,19 +118,21 @@ def choose_config(width: int, height: int, frames: int, bpp: float, *,
                           f"(the container alone needs ~{rate.overhead_bytes} bytes)")
     gop = template.gop_size
     n_latent = -(-frames // gop) + (1 if 1 in template.neighbors else 0)
+    weight_param_budget = rate.weight_share * total / rate.bits_per_weight
 
-    weight_budget = rate.weight_share * total
-    grid_budget_values = (total - weight_budget) / rate.bits_per_grid_value
-    latent = _largest_grid((1 - rate.static_share) * grid_budget_values, width, height, n_latent,
-                           features=(2, 4), max_levels=template.latent.levels, scale=template.latent.scale or 1.8,
-                           bases=(8, 12, 16))
-    static = _largest_grid(rate.static_share * grid_budget_values, width, height, 1,
-                           features=(2,), max_levels=16, scale=1.5, bases=(8, 16))
-
-    config = dataclasses.replace(template, latent=latent, static=static)
-    weight_param_budget = weight_budget / rate.bits_per_weight
-    config = dataclasses.replace(config, flow=_largest_flow(config, 0.25 * weight_param_budget))
-    config = dataclasses.replace(config, base=_widest_base(config, weight_param_budget)).validate()
+    config, grid_bits = template, (1 - rate.weight_share) * total
+    for _ in range(2):  # the latent's size feeds the modulator's, so size twice
+        grid_budget_values = grid_bits / rate.bits_per_grid_value
+        latent = _largest_grid((1 - rate.static_share) * grid_budget_values, width, height, n_latent,
+                               features=(2, 4), max_levels=template.latent.levels,
+                               scale=template.latent.scale or 1.8, bases=(8, 12, 16))
+        static = _largest_grid(rate.static_share * grid_budget_values, width, height, 1,
+                               features=(2,), max_levels=16, scale=1.5, bases=(8, 16))
+        config = dataclasses.replace(template, latent=latent, static=static)
+        config = dataclasses.replace(config, flow=_largest_flow(config, 0.25 * weight_param_budget))
+        config = dataclasses.replace(config, base=_widest_base(config, weight_param_budget, max_decode_macs))
+        config = config.validate()
+        grid_bits = max(grid_bits, total - weight_params(config) * rate.bits_per_weight)
 
     wp = weight_params(config)
     gv = _grid_values(config.latent, width, height, n_latent)
@@ -138,18 +156,23 @@ def _largest_flow(config: NVTMConfig, max_params: float) -> FlowConfig:
     return flow
 
 
-def _widest_base(config: NVTMConfig, max_params: float) -> BaseNetConfig:
-    """The widest base network (up to the template's width, at least 8) within max_params."""
-    top = config.base.width
-    best = dataclasses.replace(config.base, width=8, modulator_width=8)
-    lo, hi = 8, top
-    while lo <= hi:  # weight count grows monotonically with width
-        mid = (lo + hi) // 2
-        cand = dataclasses.replace(config.base, width=mid, modulator_width=mid)
-        if weight_params(dataclasses.replace(config, base=cand)) <= max_params:
-            best, lo = cand, mid + 1
-        else:
-            hi = mid - 1
+def base_widths(top: int) -> list[int]:
+    """Widths sizing may pick, up to `top`: 8, 16, 24, then multiples of 16 (the CPU's matrix
+    kernels run 30-50 % faster at 48 or 64 than at 40 or 75: benchmarks/RESULTS.md)."""
+    return sorted({w for w in (8, 16, 24, *range(32, top + 1, 16)) if w <= top} or {top})
+
+
+def _widest_base(config: NVTMConfig, max_params: float, max_macs: int | None) -> BaseNetConfig:
+    """The widest base network of `base_widths` within max_params and max_macs (the narrowest otherwise)."""
+    widths = base_widths(config.base.width)
+    best = dataclasses.replace(config.base, width=widths[0], modulator_width=widths[0])
+    for w in widths[1:]:  # weight count and cost grow with width
+        cand = dataclasses.replace(config.base, width=w, modulator_width=w)
+        if max_macs is not None and synthesis_macs(cand) > max_macs:
+            break
+        if weight_params(dataclasses.replace(config, base=cand)) > max_params:
+            break
+        best = cand
     return best
 
 
@@ -163,6 +186,7 @@ def describe(s: Sizing) -> dict:
         "static_levels": c.static.levels if c.use_static_grid else 0,
         "base_width": c.base.width,
         "base_depth": c.base.depth,
+        "decode_macs_per_pixel": synthesis_macs(c.base),
         "weight_params": s.weight_params,
         "grid_values": s.grid_values,
         "budget_bits": round(s.budget_bits),

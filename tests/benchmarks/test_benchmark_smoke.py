@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks import ablation, bdrate, common, model_choice, speed
+from benchmarks import ablation, bdrate, common, decode_speed, model_choice, speed, throughput
 from benchmarks.anchors import uvg
 from benchmarks.baselines import harness, nerv, nvp
 
@@ -134,8 +134,43 @@ def test_model_choice_smoke(tiny_clip: Path, tmp_path: Path) -> None:
         sizes = [float(c.split("@")[1]) for c in curve]
         assert sizes[0] > sizes[1] > sizes[2] > 0  # coarser QP, smaller file
         assert int(r["steps"]) == 2 and float(r["psnr_float"]) > 5
-    assert int(rows[1]["base_width"]) > int(rows[0]["base_width"])  # no flow, no modulator: a wider SIREN
+    assert int(rows[1]["base_width"]) >= int(rows[0]["base_width"])  # no flow: its weights go to the base network
     assert_png(out / "model_choice.png")
+
+
+def test_model_choice_decode_cost_caps(tiny_clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mc"
+    assert model_choice.main(["--clips", str(tiny_clip), "--steps", "1", "--bpp", "6", "--families", "codec",
+                              "--grid-bits", "2", "--decode-macs", "0,700", "--qps", "30", "--out", str(out)]) == 0
+    _, rows = read_rows(out / "model_choice.csv")
+    assert [int(r["decode_macs"]) <= 700 for r in rows] == [False, True]
+    assert int(rows[0]["base_width"]) > int(rows[1]["base_width"])
+    assert int(rows[0]["grid_values"]) < int(rows[1]["grid_values"])  # the cap's bits go to the grids
+
+
+def test_throughput_smoke(tiny_clip: Path, capsys) -> None:
+    assert throughput.main(["--clip", str(tiny_clip), "--frames", "4", "--seconds", "0.05", "--config", "bpp:2",
+                            "--frames-per-batch", "2", "--pixels-per-frame", "64", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["clip"] == "64x64x4" and res["alignment"] == "none"
+    assert res["decode_frames_per_s"] > 0 and res["fit_samples_per_s"] > 0
+    per_frame = 2 * (3 * res["base"]["width"] + 2 * res["base"]["width"] ** 2 + 3 * res["base"]["width"])
+    assert per_frame < res["decode_flops_per_pixel"] < res["flops_per_sample_forward"]["total"]
+    assert 0 < res["decode_fraction_of_ceiling"] < 1
+
+
+def test_decode_speed_smoke(tiny_clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    assert decode_speed.main(["--clip", str(tiny_clip), "--bpp", "2", "--time", "1", "--decode-threads", "1",
+                              "--repeats", "2", "--outputs", "native,scale2_fps2", "--out", str(out)]) == 0
+    cols, rows = read_rows(out / "decode_speed.csv")
+    assert cols == list(decode_speed.COLUMNS)
+    assert [(r["output"], r["frames"], r["width"], r["height"]) for r in rows] == [
+        ("native", "4", "64", "64"), ("scale2_fps2", "8", "128", "128")]
+    for r in rows:
+        assert float(r["best_frames_per_second"]) >= float(r["median_frames_per_second"]) > 0
+    assert (out / "tiny_2.nvc").is_file() and not (out / "decoded.y4m").exists()
+    assert "| output | torch threads |" in (out / "decode_speed.md").read_text()
 
 
 def test_model_choice_interpolates_at_the_target() -> None:
@@ -145,7 +180,7 @@ def test_model_choice_interpolates_at_the_target() -> None:
     assert all(np.isnan(model_choice.at_target([(1.5, 29.0, 22), (1.2, 28.0, 28)])))  # every point too big
 
 
-@pytest.mark.parametrize("module", [bdrate, speed, ablation, model_choice])
+@pytest.mark.parametrize("module", [bdrate, speed, ablation, model_choice, decode_speed])
 def test_help(module, capsys) -> None:
     with pytest.raises(SystemExit) as e:
         module.main(["--help"])

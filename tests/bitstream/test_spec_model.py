@@ -19,7 +19,7 @@ import torch
 
 from nvcodec.model.config import BaseNetConfig, FlowConfig, GridConfig, NVTMConfig
 from nvcodec.model.nvtm import NVTM
-from nvcodec.render import output_size, output_times, render_frame
+from nvcodec.render import output_size, output_times, render_frame, render_frames
 
 TOL = 1e-4  # the tolerance section 11.11 states
 
@@ -317,9 +317,11 @@ def test_keyframe_reads_unaligned_point():
             assert bool((flow[..., 2:].abs() > 0).any())
 
 
-def test_output_frames_follow_section_11_10():
-    """Pixel centres at any output size, raster order, clamping (render.py), sizes and times."""
-    model = _randomised(NVTMConfig.tiny(), 13, 9, 5, seed=4)
+@pytest.mark.parametrize("alignment", ["flow", "none"])
+def test_output_frames_follow_section_11_10(alignment):
+    """Pixel centres at any output size, raster order, clamping (render.py), sizes and times; without
+    a flow the renderer's separable lookups and reused GOP terms give the spec's values too."""
+    model = _randomised(NVTMConfig.tiny().replace(alignment=alignment), 13, 9, 5, seed=4)
     dec = _spec_decoder(model)
     for (wo, ho), t in (((13, 9), 2.0), ((7, 5), 3.25), ((26, 18), 4.0)):
         out = render_frame(model, t, wo, ho, tile_points=40)  # several tiles
@@ -328,6 +330,8 @@ def test_output_frames_follow_section_11_10():
         xy = np.stack([np.tile(xs, ho), np.repeat(ys, wo)], 1)  # rows top to bottom
         ours = np.clip(dec.frame(xy, t), 0, 1).reshape(ho, wo, 3)
         assert np.abs(ours - out).max() < TOL
+        reused = list(render_frames(model, [t], wo, ho, tile_points=40))[0]
+        assert np.abs(ours - reused).max() < TOL
     # sizes: half to even, even for 4:2:0 (both) and 4:2:2 (width)
     assert output_size(13, 9, "420", scale=1.0) == (12, 8)
     assert output_size(13, 9, "444", scale=0.5) == (6, 4)

@@ -120,3 +120,18 @@ def test_png_output(encoded, tmp_path):
     r = run_cli("decode", str(path), "-o", str(tmp_path / "f_%03d.png"), "--frames", "0:2", "-q")
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in tmp_path.glob("f_*.png")) == ["f_000.png", "f_001.png"]
+
+
+@pytest.mark.parametrize("cap,width", [("1000", 16), ("0", 32)])
+def test_max_decode_macs_caps_the_base_network(tmp_path, cap, width):
+    """--max-decode-macs bounds the decoder's per-pixel work (0: the budget alone sizes the network)."""
+    out = tmp_path / "c.nvc"
+    r = run_cli("encode", str(sample_clip_path()), "-o", str(out), "--bpp", "1.0", "--steps", "1",
+                "--frames", "0:2", "--max-decode-macs", cap, "--json", "-q")
+    assert r.returncode == 0, r.stderr
+    model = json.loads(r.stdout)["model"]
+    assert (model["base_width"], model["base_depth"]) == (width, 3)
+    assert model["decode_macs_per_pixel"] == 3 * width + 2 * width * width + 3 * width
+    info = json.loads(run_cli("info", str(out), "--json").stdout)
+    assert info["model"]["base"]["width"] == width
+    assert info["decode_macs_per_pixel"] == model["decode_macs_per_pixel"]

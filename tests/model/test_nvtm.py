@@ -8,7 +8,7 @@ import torch
 from nvcodec.errors import BitstreamError
 from nvcodec.model import siren
 from nvcodec.model.config import BaseNetConfig, NVTMConfig
-from nvcodec.model.grids import grid_lookup, grid_lookup_reference
+from nvcodec.model.grids import grid_lookup, grid_lookup_reference, lattice_lookup
 from nvcodec.model.nvtm import NVTM, pixel_centres
 
 W, H, T = 12, 10, 5
@@ -160,6 +160,48 @@ def test_lookup_matches_grid_sample():
     assert torch.autograd.gradcheck(lambda c_, t0, t1: grid_lookup([t0, t1], c_, gi[:15]), (c, *tabs))
 
 
+def test_lattice_lookup_is_the_pointwise_lookup_on_a_lattice():
+    g = torch.Generator().manual_seed(1)
+    tables = [torch.randn(3, 4, h, w, generator=g, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+              for h, w in ((5, 7), (2, 2), (9, 4), (31, 40))]
+    xs = torch.rand(37, generator=g, dtype=torch.float64)
+    ys = torch.rand(23, generator=g, dtype=torch.float64)
+    xs[:3] = torch.tensor([0.0, 1.0, 0.5])
+    ys[:2] = torch.tensor([1.0, 0.0])
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
+    for grid in (0, 2):
+        planar = lattice_lookup(tables, xs, ys, grid)
+        assert planar.shape == (16, 23 * 37)
+        ref = grid_lookup_reference(tables, pts, torch.full((23 * 37,), grid))
+        assert torch.allclose(planar.t(), ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("cfg", [NVTMConfig.tiny().replace(alignment="none"),
+                                 NVTMConfig.tiny().replace(alignment="none", latent_mode="input", neighbors=[0])])
+def test_lattice_terms_without_flow_match_the_pointwise_features(cfg):
+    """The decoder's separable lookups (no flow) give the terms the point-wise path gives."""
+    m = _model(cfg)
+    with torch.no_grad():
+        for t in m.grid_tensors().values():
+            t.uniform_(-1, 1, generator=torch.Generator().manual_seed(2))
+        m.norm_bounds.copy_(torch.tensor([0.1, -0.2, 0.8, 1.1]).repeat(m.num_latent, 1))
+    xs = (torch.arange(W) + 0.5) / W
+    ys = (torch.arange(3, 8) + 0.5) / H
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    xy = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
+    for t in (0.0, 2.5, 4.0):
+        terms = m.lattice_terms(xs, ys, t)
+        with torch.no_grad():
+            z = m._features(xy[None], torch.tensor([t]), m.alignment_flow(xy[None], torch.tensor([t])))
+        ref = siren.point_terms(m.base.spec, m.base.weight_list(), xy * 2 - 1, z)
+        for a, b in zip((terms.first_sin, terms.first_cos, *terms.mods), (ref.first_sin, ref.first_cos, *ref.mods)):
+            assert torch.allclose(a, b, atol=1e-5)
+        rgb = m.synthesize(terms, t)
+        with torch.no_grad():
+            assert torch.allclose(rgb, m.forward_frames(xy[None], torch.tensor([t]))[0], atol=1e-5)
+
+
 def test_full_resolution_level_is_per_pixel():
     """A level at frame resolution has one node per pixel centre (align_corners=False)."""
     table = torch.arange(W * H, dtype=torch.float32).view(1, 1, H, W).contiguous(memory_format=torch.channels_last)
@@ -253,3 +295,32 @@ def test_flow_grad_scale_controls_reconstruction_gradient_into_flow():
     assert grads[1.0].abs().sum() > 0
     assert torch.allclose(grads[0.5], 0.5 * grads[1.0], rtol=1e-4, atol=1e-9)
     assert grads[0.0].abs().sum() == 0
+
+
+@pytest.mark.parametrize("depth,width,mod_width,modulated", [(3, 8, 8, True), (2, 8, 5, True), (1, 6, 6, True),
+                                                             (3, 8, 8, False), (1, 6, 6, False)])
+def test_decoding_terms_and_synthesis_equal_the_reference(depth, width, mod_width, modulated):
+    """point_terms + synthesize (the decoder's split of the first layer's sine) is the same function."""
+    spec = siren.SirenSpec(depth=depth, width=width, mod_width=mod_width, omega_first=30.0, omega=30.0,
+                           modulated=modulated, latent_dim=6)
+    net = siren.ModulatedSiren(BaseNetConfig(depth=depth, width=width, modulator_width=mod_width), 6, modulated,
+                               torch.Generator().manual_seed(1))
+    gen = torch.Generator().manual_seed(2)
+    xy = torch.rand(23, 2, generator=gen) * 2 - 1
+    z = torch.randn(23, 6, generator=gen)
+    with torch.no_grad():
+        terms = siren.point_terms(spec, net.weight_list(), xy, z, chunk=5)
+        assert terms.nbytes == 23 * siren.terms_floats_per_point(spec) * 4
+        for t in (-1.0, -0.3, 0.0, 0.77, 1.0):
+            u = torch.cat([xy, torch.full((23, 1), t)], dim=1)
+            ref = siren.reference(spec, net.weight_list(), u, z)
+            out = siren.synthesize(spec, net.weight_list(), terms, torch.tensor(t), chunk=4)
+            assert out.shape == (23, 3)
+            assert float(ref.abs().max()) > 0.05  # a non-trivial function
+            assert torch.allclose(out, ref, atol=2e-5), float((out - ref).abs().max())
+
+
+def test_synthesis_macs_counts_the_per_frame_products():
+    cfg = BaseNetConfig(depth=3, width=48, modulator_width=48)
+    assert siren.synthesis_macs(cfg) == 3 * 48 + 2 * 48 * 48 + 48 * 3
+    assert siren.synthesis_macs(BaseNetConfig(depth=1, width=10, modulator_width=10)) == 60
