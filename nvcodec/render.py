@@ -11,6 +11,8 @@ model without an alignment flow has the same time-free terms for every frame of 
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterator
@@ -105,13 +107,15 @@ def feature_bytes(model: torch.nn.Module, width: int, height: int) -> int:
     return width * height * siren.terms_floats_per_point(model.base.spec) * 4
 
 
-@torch.no_grad()
 def frame_features(model: torch.nn.Module, t: float, width: int, height: int, *,
-                   device: torch.device | str = "cpu", tile_points: int = DEFAULT_TILE_POINTS) -> list[siren.PointTerms]:
+                   device: torch.device | str = "cpu", tile_points: int = DEFAULT_TILE_POINTS,
+                   pool: ThreadPoolExecutor | None = None) -> list[siren.PointTerms]:
     """The time-free terms of every output tile at time t (reusable for the frames of t's GOP
-    without an alignment flow)."""
-    device = torch.device(device)
-    return [model.lattice_terms(xs, ys, t) for _, _, xs, ys in _row_tiles(width, height, tile_points, device)]
+    without an alignment flow); `pool`: the tiles side by side."""
+    tiles = [(xs, ys) for _, _, xs, ys in _row_tiles(width, height, tile_points, torch.device(device))]
+    if pool is None:
+        return [model.lattice_terms(xs, ys, t) for xs, ys in tiles]
+    return list(pool.map(lambda tile: model.lattice_terms(tile[0], tile[1], t), tiles))
 
 
 @torch.no_grad()
@@ -131,15 +135,42 @@ def render_frame(model: torch.nn.Module, t: float, width: int, height: int, *,
 
 def render_frames(model: torch.nn.Module, times: tuple[float, ...] | list[float], width: int, height: int, *,
                   device: torch.device | str = "cpu", tile_points: int = DEFAULT_TILE_POINTS,
-                  cache_bytes: int = FEATURE_CACHE_BYTES) -> Iterator[np.ndarray]:
-    """Yield frames one at a time (bounded memory), reusing each GOP's latent when the model allows."""
+                  cache_bytes: int = FEATURE_CACHE_BYTES, workers: int | None = None) -> Iterator[np.ndarray]:
+    """Yield frames in order (bounded memory), reusing each GOP's time-free terms when the model allows.
+
+    On the CPU, `workers` frames (default: torch's thread count) are rendered side by side, each
+    with one torch thread: the decoder's operations are small, and splitting each of them across
+    cores gains 1.36x on two cores where whole frames side by side gain ~1.9x. Each frame's
+    arithmetic is the same whatever the worker count (one thread per operation), so the bytes do
+    not depend on it. On the CPU torch's thread count is 1 while the generator runs, restored after.
+    """
+    device = torch.device(device)
+    cpu = device.type == "cpu"
+    threads = torch.get_num_threads()
+    workers = max(1, threads if workers is None else workers) if cpu else 1
     reuse = feature_bytes(model, width, height) <= cache_bytes
-    key, features = None, None
-    for t in times:
-        k = model.feature_key(t) if reuse else None
-        if k is None:
-            features = None
-        elif k != key:
-            features = frame_features(model, t, width, height, device=device, tile_points=tile_points)
-        key = k
-        yield render_frame(model, t, width, height, device=device, tile_points=tile_points, features=features)
+    if cpu:
+        torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            key, features = None, None
+            pending: deque[Future] = deque()
+            for t in times:
+                k = model.feature_key(t) if reuse else None
+                if k is None:
+                    features = None
+                elif k != key:
+                    while pending:  # one GOP's terms in memory at a time
+                        yield pending.popleft().result()
+                    features = frame_features(model, t, width, height, device=device, tile_points=tile_points,
+                                              pool=pool)
+                key = k
+                pending.append(pool.submit(render_frame, model, t, width, height, device=device,
+                                           tile_points=tile_points, features=features))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+    finally:
+        torch.set_num_threads(threads)
+

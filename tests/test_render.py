@@ -1,4 +1,5 @@
-"""render_frames reuses a GOP's latent when the model has no alignment flow: same bytes, fewer lookups."""
+"""render_frames reuses a GOP's time-free terms without an alignment flow and renders frames side by side:
+the same bytes either way."""
 
 from __future__ import annotations
 
@@ -49,3 +50,24 @@ def test_reuse_is_skipped_over_the_memory_bound(monkeypatch):
     calls.clear()
     list(render_frames(m, [0.0, 1.0, 2.0], W, H, cache_bytes=feature_bytes(m, W, H) - 1))
     assert calls == []
+
+
+@pytest.mark.parametrize("alignment", ["none", "flow"])
+def test_frames_side_by_side_give_the_same_bytes_in_order_and_restore_threads(alignment):
+    m = _model(alignment)
+    times = [0.0, 0.5, 1.0, 2.0, 2.5, 3.0, 4.75, 6.0]
+    outer = torch.get_num_threads()
+    torch.set_num_threads(2)
+    before = torch.get_num_threads()
+    one = list(render_frames(m, times, W, H, tile_points=20, workers=1))
+    three = list(render_frames(m, times, W, H, tile_points=20, workers=3))
+    assert torch.get_num_threads() == before
+    assert all(np.array_equal(a, b) for a, b in zip(one, three)) and len(three) == len(times)
+    for t, frame in zip(times, three):  # in order: each is its own time's frame
+        assert np.array_equal(frame, render_frame(m, t, W, H, tile_points=20))
+    gen = render_frames(m, times, W, H, workers=2)
+    next(gen)
+    assert torch.get_num_threads() == 1  # one thread per operation while frames render side by side
+    gen.close()  # a consumer that stops early (an error, Ctrl-C) gets its thread count back
+    assert torch.get_num_threads() == before == 2
+    torch.set_num_threads(outer)
