@@ -221,7 +221,7 @@ def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, no_lpips: bo
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--max-decode-macs", type=click.IntRange(min=0), default=None, metavar="N",
               help="Decoding cost cap: the base network's multiply-adds per pixel and frame "
-                   "[default: 2500, a 3x32 network, ~24-30 CIF frames/s on 2 CPU cores; 0: no cap, "
+                   "[default: 2500, a 3x32 network, ~27-35 CIF frames/s on 2 CPU cores; 0: no cap, "
                    "the network widens with the budget].")
 @device_opt
 @click.option("--frames", "frame_range", metavar="A:B", help="Encode source frames A..B-1 only.")

@@ -140,7 +140,7 @@ def render_frames(model: torch.nn.Module, times: tuple[float, ...] | list[float]
 
     On the CPU, `workers` frames (default: torch's thread count) are rendered side by side, each
     with one torch thread: the decoder's operations are small, and splitting each of them across
-    cores gains 1.36x on two cores where whole frames side by side gain ~1.9x. Each frame's
+    cores gained 1.36x on two cores where whole frames side by side gain ~1.5x. Each frame's
     arithmetic is the same whatever the worker count (one thread per operation), so the bytes do
     not depend on it. On the CPU torch's thread count is 1 while the generator runs, restored after.
     """
