@@ -11,6 +11,8 @@ model without an alignment flow has the same time-free terms for every frame of 
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -146,12 +148,9 @@ def render_frames(model: torch.nn.Module, times: tuple[float, ...] | list[float]
     """
     device = torch.device(device)
     cpu = device.type == "cpu"
-    threads = torch.get_num_threads()
-    workers = max(1, threads if workers is None else workers) if cpu else 1
     reuse = feature_bytes(model, width, height) <= cache_bytes
-    if cpu:
-        torch.set_num_threads(1)
-    try:
+    with _ONE_THREAD_PER_OP.held(cpu) as threads:
+        workers = max(1, threads if workers is None else workers) if cpu else 1
         with ThreadPoolExecutor(max_workers=workers) as pool:
             key, features = None, None
             pending: deque[Future] = deque()
@@ -171,6 +170,38 @@ def render_frames(model: torch.nn.Module, times: tuple[float, ...] | list[float]
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
-    finally:
-        torch.set_num_threads(threads)
+
+
+class _OneThreadPerOp:
+    """torch's intra-op thread count held at 1 while any renderer runs on the CPU. Renderers may
+    interleave (the encoder renders the decoded and the fitted model in step) and end in any
+    order, so the count is saved by the first to start and restored by the last to end."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = 1
+
+    @contextlib.contextmanager
+    def held(self, active: bool = True) -> Iterator[int]:
+        """Yields the thread count from before the first holder (the caller's cores)."""
+        if not active:
+            yield torch.get_num_threads()
+            return
+        with self._lock:
+            if self._users == 0:
+                self._saved = torch.get_num_threads()
+                torch.set_num_threads(1)
+            self._users += 1
+            saved = self._saved
+        try:
+            yield saved
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    torch.set_num_threads(self._saved)
+
+
+_ONE_THREAD_PER_OP = _OneThreadPerOp()
 

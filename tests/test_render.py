@@ -71,3 +71,20 @@ def test_frames_side_by_side_give_the_same_bytes_in_order_and_restore_threads(al
     gen.close()  # a consumer that stops early (an error, Ctrl-C) gets its thread count back
     assert torch.get_num_threads() == before == 2
     torch.set_num_threads(outer)
+
+
+@pytest.mark.parametrize("first_closed", [0, 1])
+def test_interleaved_renderers_restore_the_thread_count_whichever_ends_first(first_closed):
+    """The encoder renders the decoded and the fitted model in step; neither may leave torch at one thread."""
+    m = _model("none")
+    outer = torch.get_num_threads()
+    torch.set_num_threads(2)
+    gens = [render_frames(m, [0.0, 1.0], W, H), render_frames(m, [0.0, 1.0], W, H)]
+    for g in gens:
+        next(g)
+    assert torch.get_num_threads() == 1
+    gens[first_closed].close()
+    assert torch.get_num_threads() == 1  # the other one still renders
+    gens[1 - first_closed].close()
+    assert torch.get_num_threads() == 2
+    torch.set_num_threads(outer)
