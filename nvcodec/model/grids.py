@@ -151,7 +151,7 @@ def grid_lookup(tables: Sequence[Tensor], coords: Tensor, grid_index: Tensor | N
 def _axis_cells(c: Tensor, res: int) -> tuple[Tensor, Tensor]:
     """(first cell index, fraction) along one axis, the convention of `_BilinearLookup`."""
     pos = (c * res - 0.5).clamp_(0.0, res - 1)
-    i0 = torch.minimum(pos.floor(), torch.tensor(float(max(res - 2, 0)), dtype=pos.dtype, device=pos.device))
+    i0 = pos.floor().clamp_(max=max(res - 2, 0))
     return i0.to(torch.int64), pos - i0
 
 

@@ -253,7 +253,7 @@ class NVTM(nn.Module):
         """`_features` without an alignment flow at the lattice points (same values up to float
         rounding), as a transposed view of planar [Z, points] features: matrix products take it as
         it is, no transposing copy."""
-        k = int(self.gop_index(torch.tensor([t], dtype=torch.float32)).item())
+        k = self.feature_key(t)
         feats = []
         for p in self.config.neighbors:
             b = self.norm_bounds[k + p]

@@ -260,7 +260,7 @@ def synthesize(spec: SirenSpec, ws: list[Tensor], terms: PointTerms, t: Tensor, 
         for i in range(1, spec.depth):
             h = torch.addmm(bs_om[i - 1], h, ws_om[i - 1]).sin_()
             if spec.modulated:
-                (h if wm == spec.width else h[:, :wm]).mul_(terms.mods[i - 1][c0:c1])
+                h[:, :wm].mul_(terms.mods[i - 1][c0:c1])
         # [3, rows] = out_w h^T: a 3-column product is several times slower the other way round
         out[c0:c1] = torch.addmm(out_b_col, out_w, h.t()).t()
     return out
