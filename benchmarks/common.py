@@ -2,7 +2,9 @@
 
 Each benchmark writes into one results folder: `<name>.csv` (one row per measurement),
 `<name>.md` (a Markdown table plus the run's settings), `meta.json` (machine, commit,
-settings) and PNG plots. Nothing here measures anything.
+settings) and PNG plots. Nothing here measures anything. A benchmark refuses to run from a
+working tree with uncommitted changes (or outside git): its figures would name no commit that
+reproduces them. `--allow-dirty` runs anyway and records `"dirty": true` in meta.json.
 """
 
 from __future__ import annotations
@@ -103,6 +105,11 @@ def git_commit() -> str:
     return (sha or "?") + ("+dirty" if dirty else "")
 
 
+def is_dirty(commit: str) -> bool:
+    """True when `commit` (from git_commit) names no commit that holds the code that ran."""
+    return commit == "?" or commit.endswith("+dirty")
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -133,6 +140,7 @@ def machine_description(device: str = "cpu") -> dict[str, Any]:
         "device": device,
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
     }
+    d["dirty"] = is_dirty(d["commit"])
     if device.startswith("cuda") and torch.cuda.is_available():
         d["gpu"] = torch.cuda.get_device_name(0)
     try:
@@ -233,10 +241,25 @@ def str_list(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
 
+class ResultsParser(argparse.ArgumentParser):
+    """An argument parser that, once the arguments are parsed (before anything runs), refuses a
+    working tree whose code no commit holds, unless --allow-dirty."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        ns, rest = super().parse_known_args(args, namespace)
+        commit = git_commit()
+        if not ns.allow_dirty and is_dirty(commit):
+            self.error(f"the working tree is at {commit!r} (uncommitted changes, or no git): results written now "
+                       "would name no commit that reproduces them; commit first, or pass --allow-dirty "
+                       "(recorded in meta.json as \"dirty\": true)")
+        return ns, rest
+
+
 def base_parser(name: str, description: str) -> argparse.ArgumentParser:
-    """A parser with the options every benchmark has: --out, --clips-dir, --device, --seed, --threads."""
-    p = argparse.ArgumentParser(prog=f"python -m benchmarks.{name}", description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    """A parser with the options every benchmark has: --out, --clips-dir, --device, --seed, --threads,
+    --allow-dirty."""
+    p = ResultsParser(prog=f"python -m benchmarks.{name}", description=description,
+                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results" / name,
                    help="results folder (CSV, Markdown, PNG, meta.json)")
     p.add_argument("--clips-dir", type=Path, default=DEFAULT_CLIPS_DIR,
@@ -244,6 +267,8 @@ def base_parser(name: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto (for the neural methods)")
     p.add_argument("--seed", type=int, default=0, help="seed of every model initialisation and sampler")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (None: torch's choice)")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="run from a tree with uncommitted changes (meta.json records dirty: true)")
     return p
 
 

@@ -102,7 +102,7 @@ def fit_throughput(model: NVTM, video: torch.Tensor, opts: FitOptions, seconds: 
     gen = torch.Generator(device=device).manual_seed(0)
     sampler = PixelSampler(video, opts.frames_per_batch, opts.pixels_per_frame, gen)
     aliases = _grid_aliases(model)
-    opt = torch.optim.Adam(_param_groups(model, opts, [a for _, a in aliases]), betas=opts.betas,
+    opt = torch.optim.Adam(_param_groups(model, [a for _, a in aliases], opts.lr_grid, opts.lr_base, opts.lr_flow), betas=opts.betas,
                            eps=opts.eps, fused=True)
 
     def step() -> None:

@@ -11,7 +11,7 @@ import os
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
@@ -62,6 +62,7 @@ class EncodeOptions:
     # library/benchmark knobs (no CLI flag): the model family sizing picks from, and its constants
     model_template: NVTMConfig | None = None  # None: rate.sizing.codec_template()
     rate_model: RateModel = RateModel()
+    fit_overrides: dict[str, Any] = field(default_factory=dict)  # FitOptions fields over the "encode" preset
 
 
 @dataclass
@@ -79,6 +80,9 @@ class EncodeReport:
     encode_seconds: float
     fit_seconds: float
     fit_steps: int
+    samples_per_second: float  # pixel samples the fit computed its loss on, per fitting second
+    passes: float  # those samples / the clip's pixels: how often the fit saw each pixel
+    fit_engine: str  # "dense" (tiles of a GOP) or "pixel" (random pixels)
     width: int
     height: int
     frames: int
@@ -155,7 +159,7 @@ def load_source(src: str | os.PathLike, raw: RawSpec | None = None,
 def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOptions,
            raw: RawSpec | None = None) -> EncodeReport:
     """Fit NVTM to `src` and write `dst` (.nvc) at options.bpp; returns the honest report."""
-    from .fit.loop import FitOptions, fit
+    from .fit import fit, fit_preset
     from .masks import build_mask
     from .model.nvtm import NVTM
     from .rate.search import describe as describe_rate
@@ -178,12 +182,10 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
     model = NVTM(sizing.config, info.width, info.height, info.frames, seed=options.seed)
     budget = options.time_budget if options.time_budget is not None or options.steps else DEFAULT_TIME_BUDGET
     ckpt = options.checkpoint_path or Path(str(dst) + ".ckpt")
-    fit_opts = FitOptions(
-        steps=options.steps, time_budget=budget, device=str(device), seed=options.seed,
-        qat_fraction=0.1, weight_rel_step=rate.weight_rel_step,
-        checkpoint_path=str(ckpt), resume=options.resume, progress_bar=options.progress,
-        checkpoint_every_s=120.0,
-    )
+    fit_opts = fit_preset(
+        "encode", steps=options.steps, time_budget=budget, device=str(device), seed=options.seed,
+        weight_rel_step=rate.weight_rel_step, checkpoint_path=str(ckpt), resume=options.resume,
+        progress_bar=options.progress, **options.fit_overrides)
     try:
         fit_result = fit(model, video, fit_opts, mask=None if mask is None else torch.from_numpy(mask))
     except Interrupted as e:
@@ -221,6 +223,7 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
         psnr=quality["psnr_rgb"], psnr_yuv=quality["psnr_yuv"], psnr_y=quality["psnr_y"],
         psnr_u=quality["psnr_u"], psnr_v=quality["psnr_v"], psnr_unquantized=quality["psnr_float"],
         encode_seconds=time.perf_counter() - t0, fit_seconds=fit_result.seconds, fit_steps=fit_result.steps,
+        samples_per_second=fit_result.samples_per_second, passes=fit_result.passes, fit_engine=fit_result.engine,
         width=info.width, height=info.height, frames=info.frames,
         fps=f"{info.fps.numerator}/{info.fps.denominator}", device=str(device),
         byte_split=byte_split(container), model=describe(sizing), rate=describe_rate(choice),

@@ -218,7 +218,9 @@ def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, no_lpips: bo
 @click.option("--time", "time_budget", type=click.FloatRange(min=0.5), default=None,
               help="Wall-clock seconds for fitting (default: 60 unless --steps).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Fitting steps (deterministic).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Random seed. With --steps, the same options give identical bytes on the same machine and torch "
+                   "build; another CPU may round floats differently, so its file can differ in the last bits.")
 @click.option("--max-decode-macs", type=click.IntRange(min=0), default=None, metavar="N",
               help="Decoding cost cap: the base network's multiply-adds per pixel and frame "
                    "[default: 2500, a 3x32 network, ~27-35 CIF frames/s on 2 CPU cores; 0: no cap, "
@@ -264,6 +266,8 @@ def encode(input_path: Path, output: Path, bpp: float, time_budget, steps, seed:
         f"PSNR RGB {_fmt(report.psnr)} dB, YUV {_fmt(report.psnr_yuv)} dB, {report.encode_seconds:.1f} s",
         quiet,
     )
+    if report.rate.get("under_target"):
+        say(f"note: the file is more than {options.tolerance:.0%} below the target: {report.rate['under_target']}", quiet)
 
 
 def _parse_boxes(value: str | None) -> tuple[int, int] | None:

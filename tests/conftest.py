@@ -1,12 +1,64 @@
-"""Shared test fixtures: a tiny y4m builder independent of nvcodec's writer."""
+"""Shared test fixtures: a tiny y4m builder independent of nvcodec's writer, the shared clips
+beside the checkout, and the mean-colour baseline that quality floors are measured against."""
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
 import numpy as np
 import pytest
+
+#: `../shared/clips` from the repository root (benchmarks.common.DEFAULT_CLIPS_DIR)
+SHARED_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "clips"
+
+
+def missing_shared(what: str) -> NoReturn:
+    """Skip a test whose shared clip is absent; under CI=true fail instead, so that a CI run
+    without the clips cannot pass by skipping every real-clip test."""
+    msg = f"{what} not present in {SHARED_CLIPS} (the shared clips sit beside the checkout)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{msg}; CI=true, so a missing clip is a failure, not a skip", pytrace=False)
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def shared_clip() -> Callable[[str], Path]:
+    """shared_clip(name) -> the path of ../shared/clips/name (a glob pattern takes its first match);
+    skips when it is absent, fails when CI=true."""
+
+    def get(name: str) -> Path:
+        hits = sorted(SHARED_CLIPS.glob(name)) if SHARED_CLIPS.is_dir() else []
+        if not hits or not hits[0].is_file():
+            missing_shared(name)
+        return hits[0]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def mean_colour_psnr() -> Callable[[Path], dict[str, float]]:
+    """mean_colour_psnr(video file) -> {"rgb": dB, "yuv": dB}: the clip against its own mean
+    colour (RGB) or mean sample per plane (YUV 6:1:1). No constant output scores higher (the
+    mean is the MSE-optimal constant), so a fit whose network is dead stays at or below it:
+    the baseline quality floors add a margin to."""
+
+    def measure(path: Path) -> dict[str, float]:
+        from nvcodec.api import load_source
+        from nvcodec.video.color import yuv_to_rgb
+
+        info, frames = load_source(path)
+        rgb = np.stack([yuv_to_rgb(f, info) for f in frames]).astype(np.float64)
+        out = {"rgb": 10 * math.log10(1 / float(((rgb - rgb.mean(axis=(0, 1, 2))) ** 2).mean()))}
+        peak = float(2 ** info.bit_depth - 1)
+        planes = [np.stack([f.planes[k] for f in frames]).astype(np.float64) for k in range(3)]
+        y, u, v = (10 * math.log10(peak ** 2 / float(((p - p.mean()) ** 2).mean())) for p in planes)
+        out["yuv"] = (6 * y + u + v) / 8
+        return out
+
+    return measure
 
 def build_y4m(header: str, frames: Sequence[Sequence[np.ndarray]], frame_headers: Sequence[str] | None = None) -> bytes:
     """y4m bytes written by hand (not by nvcodec), samples > 8 bit as little-endian uint16."""

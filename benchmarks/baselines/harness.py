@@ -3,7 +3,7 @@
 Each method fits for a wall-clock budget T and, each time its clock passes a checkpoint,
 the harness evaluates the full-clip RGB PSNR with the clock *paused*: evaluation time is
 never charged to the method. Methods read time only from the `PausableClock` they are
-given (nvcodec's own `fit` is pointed at it with `patched_fit_clock`), and they anneal
+given (nvcodec's own `fit` takes it as `FitOptions.clock`), and they anneal
 their learning-rate schedule over T, so one run gives every checkpoint.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-import types
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Protocol
 
@@ -43,24 +42,6 @@ class PausableClock:
         finally:
             self._frozen_at = None
             self._offset += time.perf_counter() - start
-
-
-@contextlib.contextmanager
-def patched_fit_clock(clock: PausableClock) -> Iterator[None]:
-    """Make nvcodec.fit.loop read time from `clock` (it only calls time.perf_counter)."""
-    from nvcodec.fit import loop
-
-    if getattr(loop, "time", None) is not time:
-        raise RuntimeError("nvcodec.fit.loop no longer reads time through its `time` module; "
-                           "the speed harness cannot pause its clock")
-    proxy = types.SimpleNamespace(perf_counter=clock.perf_counter, time=time.time,
-                                  monotonic=time.monotonic, sleep=time.sleep)
-    saved = loop.time
-    loop.time = proxy  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        loop.time = saved
 
 
 class Method(Protocol):
@@ -166,5 +147,5 @@ def psnr_from_sse(sse: float, count: int) -> float:
     return 10 * math.log10(1.0 / max(sse / max(count, 1), 1e-12))
 
 
-__all__ = ["PausableClock", "patched_fit_clock", "warm_up", "Method", "Checkpoint", "TimedRun", "run_timed",
+__all__ = ["PausableClock", "warm_up", "Method", "Checkpoint", "TimedRun", "run_timed",
            "time_to_reach", "lr_fraction", "set_lr", "psnr_from_sse"]

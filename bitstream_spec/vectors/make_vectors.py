@@ -1,16 +1,21 @@
-"""Regenerate the conformance vectors (run on purpose only: it changes pinned hashes).
+"""Regenerate the conformance vectors (run on purpose only: it changes pinned hashes, and
+bitstream_spec/vectors/CHANGELOG.md must then say why).
 
-    python bitstream_spec/vectors/make_vectors.py
+    python bitstream_spec/vectors/make_vectors.py [NAME ...]     (default: every vector)
 
-Writes tiny.nvc (a small real encode) and tiny.json: the SHA-256 of tiny.nvc, of its
-decode to y4m at the stored size, and of a decode at --scale 2 --fps-mult 2, plus
-the encoder settings. tests/bitstream/test_vectors.py checks them.
+Each vector NAME (see VECTORS) is NAME.nvc (a small real encode of one model family) and
+NAME.json: the SHA-256 of NAME.nvc, of its decode to y4m at the stored size and of a decode
+at --scale 2 --fps-mult 2, plus the encoder settings; NAME.decode.y4m.xz and
+NAME.decode_scale2_fps2.y4m.xz are those two decodes (the reference decoder's output on the
+machine that made the vector: what another CPU's decode is compared with, spec 11.11).
+tests/bitstream/test_vectors.py checks them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import lzma
 import sys
 import tempfile
 from pathlib import Path
@@ -20,16 +25,27 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 from nvcodec import __version__, api  # noqa: E402
 from nvcodec.model.config import NVTMConfig  # noqa: E402
+from nvcodec.rate.sizing import codec_template  # noqa: E402
 from nvcodec.video import create_writer, open_video, sample_clip_path  # noqa: E402
 from nvcodec.video.frame import Frame  # noqa: E402
 
 CROP = (96, 64)  # width, height, taken from the centre of the bundled clip
 FRAMES = 3
 SETTINGS = {"bpp": 1.5, "steps": 25, "seed": 7}
+#: vector name -> the model family it is encoded with. tiny: the paper's family (with the
+#: alignment flow: every part of section 11); tiny_codec: the encoder's default family
+#: (`rate.sizing.codec_template()`, alignment "none": what `nvcodec encode` writes)
+VECTORS = {"tiny": "paper", "tiny_codec": "codec"}
+#: decode name (the suffix of NAME.<decode>.y4m.xz and of the json key) -> DecodeOptions arguments
+DECODES = {"decode": {}, "decode_scale2_fps2": {"scale": 2, "fps_mult": 2}}
+
+
+def family(name: str) -> NVTMConfig:
+    return {"paper": NVTMConfig.paper, "codec": codec_template}[VECTORS[name]]()
 
 
 def make_input(path: Path) -> Path:
-    """The vector's source: a centre crop of the bundled clip's first frames."""
+    """The vectors' source: a centre crop of the bundled clip's first frames."""
     w, h = CROP
     with open_video(sample_clip_path()) as r:
         info = r.info
@@ -43,37 +59,51 @@ def make_input(path: Path) -> Path:
     return path
 
 
-def encode_vector(src: Path, dst: Path) -> api.EncodeReport:
-    # the paper's family (with the alignment flow): the vector exercises every part of section 11
+def encode_vector(src: Path, dst: Path, name: str = "tiny") -> api.EncodeReport:
     return api.encode(src, dst, api.EncodeOptions(bpp=SETTINGS["bpp"], steps=SETTINGS["steps"], seed=SETTINGS["seed"],
                                                   device="cpu", overwrite=True, progress=False,
-                                                  model_template=NVTMConfig.paper()))
+                                                  model_template=family(name)))
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def decode_files(nvc: Path, tmp: Path) -> dict[str, Path]:
+    """The reference decoder's outputs of DECODES, written under `tmp`."""
+    out = {}
+    for key, kw in DECODES.items():
+        out[key] = tmp / f"{key}.y4m"
+        api.decode(nvc, out[key], api.DecodeOptions(device="cpu", overwrite=True, progress=False, **kw))
+    return out
+
+
 def decode_hashes(nvc: Path, tmp: Path) -> dict[str, str]:
-    plain, big = tmp / "plain.y4m", tmp / "big.y4m"
-    api.decode(nvc, plain, api.DecodeOptions(device="cpu", overwrite=True, progress=False))
-    api.decode(nvc, big, api.DecodeOptions(scale=2, fps_mult=2, device="cpu", overwrite=True, progress=False))
-    return {"decode_sha256": sha256(plain), "decode_scale2_fps2_sha256": sha256(big)}
+    return {f"{key}_sha256": sha256(p) for key, p in decode_files(nvc, tmp).items()}
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        src = make_input(tmp / "src.y4m")
-        nvc = HERE / "tiny.nvc"
-        rep = encode_vector(src, nvc)
-        meta = {"nvcodec": __version__, "source": f"centre {CROP[0]}x{CROP[1]} crop of the first {FRAMES} frames "
-                "of nvcodec/video/data/cars_320x240_16f.y4m", "settings": SETTINGS,
-                "nvc_sha256": sha256(nvc), "bytes": rep.bytes, "psnr_yuv": rep.psnr_yuv,
-                **decode_hashes(nvc, tmp)}
-    (HERE / "tiny.json").write_text(json.dumps(meta, indent=2) + "\n")
-    print(json.dumps(meta, indent=2))
+def make(name: str, tmp: Path) -> dict:
+    src = make_input(tmp / "src.y4m")
+    nvc = HERE / f"{name}.nvc"
+    rep = encode_vector(src, nvc, name)
+    decoded = decode_files(nvc, tmp)
+    for key, p in decoded.items():
+        (HERE / f"{name}.{key}.y4m.xz").write_bytes(lzma.compress(p.read_bytes(), preset=9))
+    meta = {"nvcodec": __version__, "source": f"centre {CROP[0]}x{CROP[1]} crop of the first {FRAMES} frames "
+            "of nvcodec/video/data/cars_320x240_16f.y4m", "family": VECTORS[name], "settings": SETTINGS,
+            "nvc_sha256": sha256(nvc), "bytes": rep.bytes, "psnr_yuv": rep.psnr_yuv,
+            **{f"{key}_sha256": sha256(p) for key, p in decoded.items()}}
+    (HERE / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def main(names: list[str]) -> None:
+    for name in names or list(VECTORS):
+        if name not in VECTORS:
+            raise SystemExit(f"unknown vector {name!r} (known: {', '.join(VECTORS)})")
+        with tempfile.TemporaryDirectory() as d:
+            print(json.dumps({name: make(name, Path(d))}, indent=2))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

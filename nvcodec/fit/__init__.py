@@ -1,8 +1,13 @@
-"""Fitting an NVTM model to a clip (sampling, optical-flow guidance, the training loop)."""
+"""Fitting an NVTM model to a clip: options and presets, the two batch engines (dense tiles,
+random pixels), the schedule's phases, checkpoints and the training loop."""
 
-from .loop import FitOptions, FitProgress, FitResult, evaluate_psnr, fit, load_checkpoint
+from .checkpoint import load_checkpoint
+from .dense import supports_dense
+from .evaluate import evaluate_psnr
+from .loop import fit
 from .optical_flow import FlowTargets, compute_flow_targets
+from .options import FIT_PRESETS, FitOptions, FitProgress, FitResult, fit_preset
 from .sampler import Batch, PixelSampler
 
-__all__ = ["fit", "FitOptions", "FitProgress", "FitResult", "evaluate_psnr", "load_checkpoint",
-           "compute_flow_targets", "FlowTargets", "PixelSampler", "Batch"]
+__all__ = ["fit", "FitOptions", "FitProgress", "FitResult", "FIT_PRESETS", "fit_preset", "evaluate_psnr",
+           "load_checkpoint", "compute_flow_targets", "FlowTargets", "PixelSampler", "Batch", "supports_dense"]

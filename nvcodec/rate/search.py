@@ -5,10 +5,16 @@ file is as large as possible without exceeding the target by more than the
 tolerance. The static grid (read by every frame) gets a finer QP than the
 per-GOP grids when that fills the budget better, and a finer weight step takes up
 what is left when the coarsest step of QP would leave the file short.
+
+The file is never above target x (1 + tolerance). It is below target x (1 - tolerance) only
+when the model coded losslessly is that small, or when no setting tried lands in the window
+(the next finer one overshoots, or the weight step was refined to about 1/8 of its start);
+`RateChoice.under_target` then says which.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -30,6 +36,7 @@ class RateChoice:
     weight_rel_step: float
     data: bytes
     recon: QuantizedModel
+    under_target: str | None = None  # why the file is below target x (1 - tolerance); None when it is not
 
     @property
     def size(self) -> int:
@@ -47,7 +54,8 @@ def _build(q: QuantizedModel, header: StreamHeader, latent_qp: int | None, stati
 def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeader, target_bytes: float, *,
                 weight_rel_step: float, tolerance: float = 0.03, preset: str = "medium",
                 encoder_info: dict | None = None) -> RateChoice:
-    """The largest file <= target x (1 + tolerance); EncodeError when none exists.
+    """The largest file <= target x (1 + tolerance) among the settings tried; EncodeError when none
+    exists. A result below target x (1 - tolerance) carries the reason in `under_target`.
 
     `quantize(rel_step)` returns the quantised model for a weight step (the caller
     owns the float model).
@@ -56,6 +64,15 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
     lower = target_bytes * (1 - tolerance)
     q = quantize(weight_rel_step)
     cache: dict[tuple, RateChoice] = {}
+
+    def under(choice: RateChoice, why: str) -> RateChoice:
+        """`choice`, with `why` recorded when it is below the window."""
+        if choice.size >= lower:
+            return choice
+        return dataclasses.replace(choice, under_target=f"{choice.size} bytes, {choice.size / target_bytes - 1:+.1%} "
+                                                        f"of the target: {why}")
+
+    lossless_why = "the model with lossless grids is this small (a larger model would be needed to fill the target)"
 
     def build(lq: int | None, sq: int | None, step: float | None = None,
               qm: QuantizedModel | None = None) -> RateChoice:
@@ -70,7 +87,7 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
     # lossless grids when they fit: best quality the model can give
     lossless = build(None, None)
     if lossless.size <= upper:
-        return lossless
+        return under(lossless, lossless_why)
     coarsest = build(MAX_QP, MAX_QP if has_static else None)
     # weights too large for the budget even with the coarsest grids: coarser weight steps
     while coarsest.size > upper and weight_rel_step < 1.0:
@@ -79,7 +96,7 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
         coarsest = build(MAX_QP, MAX_QP if has_static else None, weight_rel_step, q)
         lossless = build(None, None, weight_rel_step, q)
         if lossless.size <= upper:
-            return lossless
+            return under(lossless, lossless_why + f" at the coarser weight step {weight_rel_step:.3g}")
     if coarsest.size > upper:
         raise EncodeError(
             f"cannot reach {target_bytes:.0f} bytes: the smallest file this model allows is {coarsest.size} bytes "
@@ -102,17 +119,20 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
             best = cand
     # finer weights take up what is left
     step = weight_rel_step
+    why = ""
     while best.size < lower and step > weight_rel_step / 8:
         step /= 1.25
         qm = quantize(step)
         cand = build(best.latent_qp, best.static_qp, step, qm)
         if cand.size > upper:
+            finer_grids = f"grid QP {hi - 1}" if hi > 0 else "lossless grids"
+            why = f"the next finer settings ({finer_grids}; weight step {step:.3g}) exceed the target by over {tolerance:.0%}"
             break
         best = cand
-    return best
+    return under(best, why or f"the finest weight step tried ({step:.3g}) still leaves it short")
 
 
 def describe(choice: RateChoice) -> dict:
     return {"latent_qp": choice.latent_qp, "static_qp": choice.static_qp,
-            "weight_rel_step": choice.weight_rel_step}
+            "weight_rel_step": choice.weight_rel_step, "under_target": choice.under_target}
 

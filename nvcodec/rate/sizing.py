@@ -96,9 +96,9 @@ def codec_template() -> NVTMConfig:
 #: default cap on the base network's per-pixel, per-frame multiply-adds (`siren.synthesis_macs`).
 #: It bounds decoding cost whatever the clip length (the network otherwise widens with the
 #: budget) and puts the rest of the budget into the grids. 2500 admits a 3 x 32 base network:
-#: CIF decodes at ~27-35 frames/s on two CPU cores (3 x 48: ~23, uncapped 3 x 64: ~17), at an
-#: average cost of 0.34 dB against the uncapped network (benchmarks/RESULTS.md, "Decode speed"
-#: and "Decoding cost cap").
+#: CIF decodes at ~27-35 frames/s on two CPU cores (3 x 48: ~23, uncapped 3 x 64: ~17;
+#: benchmarks/RESULTS.md, "Decode speed"); its cost in quality against the uncapped network is
+#: to be measured again ("Decoding cost cap": the earlier runs named no commit).
 DEFAULT_MAX_DECODE_MACS = 2500
 
 

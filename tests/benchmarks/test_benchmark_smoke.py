@@ -61,24 +61,39 @@ def assert_png(path: Path) -> None:
 
 # ------------------------------------------------------------------ the scripts
 
-def test_bdrate_smoke(tiny_clip: Path, tmp_path: Path) -> None:
+def test_bdrate_smoke(tiny_clip: Path, tmp_path: Path, mean_colour_psnr) -> None:
     out = tmp_path / "bd"
-    assert bdrate.main(["--clips", str(tiny_clip), "--bpp", "3,6", "--steps", "3", "--crf", "20,35",
-                        "--presets", "medium", "--out", str(out)]) == 0
+    assert bdrate.main(["--clips", str(tiny_clip), "--bpp", "3,6", "--steps", "60", "--crf", "20,35",
+                        "--presets", "medium", "--out", str(out), "--allow-dirty"]) == 0
     cols, rows = read_rows(out / "bdrate.csv")
     assert cols == list(bdrate.COLUMNS)
     nv = [r for r in rows if r["method"] == "nvcodec"]
     assert len(nv) == 2 and len(rows) == 2 + 2 * 2  # 2 bpp points + 2 codecs x 1 preset x 2 CRF
     assert {r["method"] for r in rows} == {"nvcodec", "x264-medium", "x265-medium"}
+    # floors over the clip's mean colour (23.5 dB YUV here; no constant output scores more):
+    # x264/x265 at CRF 20-35 decode 35-45 dB (+12 or more), 60 steps of nvcodec 31-32 dB (+8);
+    # a pipeline that loses the picture (dead network, wrong planes) stays near the baseline
+    floor = mean_colour_psnr(tiny_clip)["yuv"]
     for r in rows:
-        assert 0 < float(r["bpp"]) and 10 < float(r["psnr_yuv"]) < 99 and 0 < float(r["ms_ssim"]) <= 1
+        margin = 4.0 if r["method"] == "nvcodec" else 8.0
+        assert float(r["psnr_yuv"]) > floor + margin, (r["method"], r["psnr_yuv"], floor)
+        assert 0 < float(r["bpp"]) and 0 < float(r["ms_ssim"]) <= 1
     for r in nv:  # the decoded file measures exactly what the encoder reported
         assert float(r["bpp"]) <= float(r["target_bpp"]) * 1.03
         assert math.isclose(float(r["psnr_yuv"]), float(r["report_psnr_yuv"]), abs_tol=1e-6)
     bd_cols, bd = read_rows(out / "bd.csv")
     assert bd_cols == list(bdrate.BD_COLUMNS)
     assert len(bd) == 2 * 3 * 2  # (2 anchors x 3 metrics) per clip + the same for MEAN
-    assert all(r["flag"] for r in bd)
+    # per clip: both curves have their 2 points, the flag is the one its overlaps give, and a BD
+    # value exists exactly where its range overlaps (here nvcodec's 3-6 bpp do not meet the
+    # anchors' < 1.5 bpp: no BD-PSNR, and no number is invented); the means count only values
+    for r in (r for r in bd if r["clip"] != "MEAN"):
+        q, rate = float(r["overlap_quality"]), float(r["overlap_rate"])
+        assert (r["points_test"], r["points_anchor"]) == ("2", "2") and r["flag"] == bdrate.overlap_flag(q, rate), r
+        assert math.isnan(float(r["bd_rate"])) == (q <= 0) and math.isnan(float(r["bd_psnr"])) == (rate <= 0), r
+    for r in (r for r in bd if r["clip"] == "MEAN"):
+        per = [x for x in bd if x["clip"] != "MEAN" and (x["anchor"], x["metric"]) == (r["anchor"], r["metric"])]
+        assert r["flag"].startswith(f"{sum(not math.isnan(float(x['bd_rate'])) for x in per)}/1 clips"), r
     md = (out / "bdrate.md").read_text()
     assert "BD-rate" in md and "UVG 1080p, another dataset" in md and "| anchor |" in md
     assert_png(out / "rd_tiny.png")
@@ -88,16 +103,22 @@ def test_bdrate_smoke(tiny_clip: Path, tmp_path: Path) -> None:
     assert not (out / "work").exists()
 
 
-def test_speed_smoke(tiny_clip: Path, tmp_path: Path) -> None:
+def test_speed_smoke(tiny_clip: Path, tmp_path: Path, mean_colour_psnr) -> None:
     out = tmp_path / "speed"
-    assert speed.main(["--clip", str(tiny_clip), "--times", "0.5,1.5", "--bpp", "2", "--out", str(out)]) == 0
+    assert speed.main(["--clip", str(tiny_clip), "--times", "0.5,1.5", "--bpp", "2", "--out", str(out),
+                       "--allow-dirty"]) == 0
     cols, rows = read_rows(out / "speed.csv")
     assert cols == list(speed.COLUMNS)
     assert [(r["method"], float(r["checkpoint_s"])) for r in rows] == [
         (m, t) for m in ("NVTM", "NeRV", "NVP") for t in (0.5, 1.5)]
     for r in rows:
         assert float(r["elapsed_s"]) >= float(r["checkpoint_s"]) and int(r["steps"]) > 0
-        assert 5 < float(r["psnr_rgb"]) < 60
+        assert float(r["psnr_rgb"]) < 60
+    # every method learns between its checkpoints (measured: +6.9 to +8.6 dB), and NVTM's 1.5 s
+    # model is far above the mean colour (33.9 dB against 17.2 here: a dead network stays at 17.2)
+    by = {(r["method"], float(r["checkpoint_s"])): float(r["psnr_rgb"]) for r in rows}
+    assert all(by[(m, 1.5)] > by[(m, 0.5)] + 1.0 for m in ("NVTM", "NeRV", "NVP")), by
+    assert by[("NVTM", 1.5)] > mean_colour_psnr(tiny_clip)["rgb"] + 5.0, by
     params = {r["method"]: int(r["params"]) for r in rows}
     assert params["NeRV"] <= params["NVTM"] and params["NVP"] <= params["NVTM"]  # matched budget
     scols, summary = read_rows(out / "summary.csv")
@@ -110,7 +131,8 @@ def test_speed_smoke(tiny_clip: Path, tmp_path: Path) -> None:
 def test_ablation_smoke(tiny_clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "abl"
     assert ablation.main(["--clips", str(tiny_clip), "--steps", "2", "--bpp", "2",
-                          "--variants", "clip_norm,no_static,latent_input,p0,gop5", "--out", str(out)]) == 0
+                          "--variants", "clip_norm,no_static,latent_input,p0,gop5", "--out", str(out),
+                          "--allow-dirty"]) == 0
     cols, rows = read_rows(out / "ablation.csv")
     assert cols == list(ablation.COLUMNS)
     assert [r["variant"] for r in rows] == ["paper", "clip_norm", "no_static", "latent_input", "p0", "gop5"]
@@ -121,10 +143,10 @@ def test_ablation_smoke(tiny_clip: Path, tmp_path: Path) -> None:
     assert_png(out / "ablation.png")
 
 
-def test_model_choice_smoke(tiny_clip: Path, tmp_path: Path) -> None:
+def test_model_choice_smoke(tiny_clip: Path, tmp_path: Path, mean_colour_psnr) -> None:
     out = tmp_path / "mc"
-    assert model_choice.main(["--clips", str(tiny_clip), "--steps", "2", "--bpp", "2", "--families", "paper,codec",
-                              "--grid-bits", "2", "--qps", "10,51", "--out", str(out)]) == 0
+    assert model_choice.main(["--clips", str(tiny_clip), "--steps", "60", "--bpp", "2", "--families", "paper,codec",
+                              "--grid-bits", "2", "--qps", "10,51", "--out", str(out), "--allow-dirty"]) == 0
     cols, rows = read_rows(out / "model_choice.csv")
     assert cols == list(model_choice.COLUMNS)
     assert [r["family"] for r in rows] == ["paper", "codec"]
@@ -133,7 +155,8 @@ def test_model_choice_smoke(tiny_clip: Path, tmp_path: Path) -> None:
         assert [c.split(":")[0] for c in curve] == ["lossless", "10", "51"]
         sizes = [float(c.split("@")[1]) for c in curve]
         assert sizes[0] > sizes[1] > sizes[2] > 0  # coarser QP, smaller file
-        assert int(r["steps"]) == 2 and float(r["psnr_float"]) > 5
+        # 60 steps reach 22.5-26.5 dB against the mean colour's 17.2 (+5.4 or more); a dead network stays at 17.2
+        assert int(r["steps"]) == 60 and float(r["psnr_float"]) > mean_colour_psnr(tiny_clip)["rgb"] + 3.0
     assert int(rows[1]["base_width"]) >= int(rows[0]["base_width"])  # no flow: its weights go to the base network
     assert_png(out / "model_choice.png")
 
@@ -141,7 +164,8 @@ def test_model_choice_smoke(tiny_clip: Path, tmp_path: Path) -> None:
 def test_model_choice_decode_cost_caps(tiny_clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "mc"
     assert model_choice.main(["--clips", str(tiny_clip), "--steps", "1", "--bpp", "6", "--families", "codec",
-                              "--grid-bits", "2", "--decode-macs", "0,700", "--qps", "30", "--out", str(out)]) == 0
+                              "--grid-bits", "2", "--decode-macs", "0,700", "--qps", "30", "--out", str(out),
+                              "--allow-dirty"]) == 0
     _, rows = read_rows(out / "model_choice.csv")
     assert [int(r["decode_macs"]) <= 700 for r in rows] == [False, True]
     assert int(rows[0]["base_width"]) > int(rows[1]["base_width"])
@@ -162,7 +186,8 @@ def test_throughput_smoke(tiny_clip: Path, capsys) -> None:
 def test_decode_speed_smoke(tiny_clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "ds"
     assert decode_speed.main(["--clip", str(tiny_clip), "--bpp", "2", "--time", "1", "--decode-threads", "1",
-                              "--repeats", "2", "--outputs", "native,scale2_fps2", "--out", str(out)]) == 0
+                              "--repeats", "2", "--outputs", "native,scale2_fps2", "--out", str(out),
+                              "--allow-dirty"]) == 0
     cols, rows = read_rows(out / "decode_speed.csv")
     assert cols == list(decode_speed.COLUMNS)
     assert [(r["output"], r["frames"], r["width"], r["height"]) for r in rows] == [
@@ -339,16 +364,45 @@ def test_common_tables(tmp_path: Path) -> None:
     assert common.find_clips([str(tmp_path / "x.csv")]) == [tmp_path / "x.csv"]
     with pytest.raises(SystemExit):
         common.find_clips(["no_such_clip"], tmp_path)
-    assert np.isfinite(len(common.git_commit()))
+
+
+def test_git_commit_names_head_and_dirt(monkeypatch) -> None:
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True,
+                          text=True).stdout.strip()
+    if not head:
+        pytest.skip("not a git checkout")
+    commit = common.git_commit()
+    assert commit.split("+")[0] == head and commit in (head, head + "+dirty")
+    assert common.is_dirty(head + "+dirty") and common.is_dirty("?") and not common.is_dirty(head)
+
+
+@pytest.mark.parametrize("commit,allowed,refused", [("0123456789ab", False, False), ("0123456789ab+dirty", False, True),
+                                                      ("?", False, True), ("0123456789ab+dirty", True, False)])
+def test_results_refuse_a_dirty_tree_unless_allowed(monkeypatch, capsys, commit, allowed, refused) -> None:
+    monkeypatch.setattr(common, "git_commit", lambda: commit)
+    argv = ["--out", "unused"] + (["--allow-dirty"] if allowed else [])
+    if refused:
+        with pytest.raises(SystemExit) as e:
+            common.base_parser("x", "test").parse_args(argv)
+        assert e.value.code == 2 and "--allow-dirty" in capsys.readouterr().err
+        return
+    assert common.base_parser("x", "test").parse_args(argv).allow_dirty is allowed
+    meta = common.machine_description()
+    assert meta["commit"] == commit and meta["dirty"] is allowed
 
 
 @pytest.mark.slow
-def test_bdrate_on_a_real_clip(tmp_path: Path) -> None:
-    clips = common.DEFAULT_CLIPS_DIR
-    if not any(clips.glob("carphone_qcif*.y4m")):
-        pytest.skip("shared clips not available")
+def test_bdrate_on_a_real_clip(tmp_path: Path, shared_clip) -> None:
+    shared_clip("carphone_qcif*.y4m")
     out = tmp_path / "bd"
     assert bdrate.main(["--clips", "carphone_qcif", "--frames", "10", "--bpp", "0.5,1.0", "--steps", "60",
-                        "--crf", "22,30,38", "--out", str(out)]) == 0
+                        "--crf", "22,30,38", "--out", str(out), "--allow-dirty"]) == 0
     _, rows = read_rows(out / "bdrate.csv")
     assert len(rows) == 2 + 2 * 2 * 3
+    nv = sorted((float(r["bpp"]), float(r["psnr_yuv"])) for r in rows if r["method"] == "nvcodec")
+    assert nv[1][1] > nv[0][1]  # twice the rate, better quality
+    _, bd = read_rows(out / "bd.csv")
+    # against x264/x265 nvcodec needs more bits (RESULTS.md: +392 % / +424 % on 4 clips): a
+    # BD-rate below zero here would mean a broken anchor or measurement, not a better codec
+    psnr_rows = [r for r in bd if r["clip"] != "MEAN" and r["metric"] == "psnr_yuv" and r["bd_rate"]]
+    assert psnr_rows and all(float(r["bd_rate"]) > 0 for r in psnr_rows), psnr_rows

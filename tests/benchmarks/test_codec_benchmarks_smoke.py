@@ -23,27 +23,37 @@ def _rows(path):
 
 def test_rate_accuracy_smoke(tiny_clip, tmp_path):
     rate_accuracy.main(["--clip", str(tiny_clip), "--crop", "none", "--bpp", "1.5", "--steps", "4",
-                        "--out", str(tmp_path)])
+                        "--out", str(tmp_path), "--allow-dirty"])
     rows = _rows(tmp_path / "rate_accuracy.csv")
     assert len(rows) == 1 and float(rows[0]["bpp"]) <= 1.5 * 1.03
     assert float(rows[0]["psnr_gap_db"]) < 0.05
     assert (tmp_path / "rate_accuracy.md").exists() and (tmp_path / "meta.json").exists()
 
 
-def test_downstream_smoke(tiny_clip, tmp_path):
-    downstream.main(["--clip", str(tiny_clip), "--bpp", "3", "--speed-bpp", "3", "--time", "1.5", "--out", str(tmp_path)])
+def test_downstream_smoke(tiny_clip, tmp_path, mean_colour_psnr):
+    downstream.main(["--clip", str(tiny_clip), "--bpp", "3", "--speed-bpp", "3", "--time", "2.5", "--out", str(tmp_path),
+                     "--allow-dirty"])
     rows = _rows(tmp_path / "downstream.csv")
     assert [r["task"] for r in rows] == ["super-resolution x2", "frame interpolation x2", "inpainting",
                                          "decode speed (frames/s)"]
-    assert all(float(r["nvcodec_psnr"]) > 5 for r in rows)
+    # seconds of fitting on 6 frames: some tasks stay near the clip's mean colour (15.6 dB RGB; the
+    # interpolated frames are below it), so the floor is on the best task: 20-24.5 dB measured
+    # (1.5-4 s), where a dead network stays at the mean colour
+    best = max(float(r["nvcodec_psnr"]) for r in rows)
+    assert best > mean_colour_psnr(tiny_clip)["rgb"] + 2.0, rows
+    assert all(float(r["baseline_psnr"]) > 0 for r in rows[:3])  # each baseline was computed
     assert (tmp_path / "downstream.md").exists()
 
 
-def test_fit_quality_smoke(tiny_clip, tmp_path):
+def test_fit_quality_smoke(tiny_clip, tmp_path, mean_colour_psnr):
     from benchmarks import fit_quality
 
-    fit_quality.main(["--clips", str(tiny_clip), "--budgets", "3", "--config", "bpp:2,paper,codec", "--out", str(tmp_path)])
+    fit_quality.main(["--clips", str(tiny_clip), "--budgets", "3", "--config", "bpp:2,paper,codec", "--out", str(tmp_path),
+                      "--allow-dirty"])
     rows = _rows(tmp_path / "fit_quality.csv")
     assert [r["config"] for r in rows] == ["bpp:2", "paper", "codec"]
     assert int(rows[2]["weights"]) < int(rows[1]["weights"])  # no flow network, no modulator
-    assert all(float(r["psnr_rgb"]) > 5 and int(r["steps"]) > 0 for r in rows)
+    assert all(int(r["steps"]) > 0 for r in rows)
+    # 3 s: the paper-size models get few steps (7-9 for "codec"), so the floor is on the best config,
+    # 25-26 dB measured against the mean colour's 15.6 dB (where a dead network stays)
+    assert max(float(r["psnr_rgb"]) for r in rows) > mean_colour_psnr(tiny_clip)["rgb"] + 4.0, rows

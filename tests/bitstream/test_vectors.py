@@ -1,39 +1,126 @@
-"""Conformance vectors: the stored tiny.nvc decodes to pinned bytes, and the pinned encode is reproduced.
+"""Conformance vectors and the golden encode, checked so that they hold on any CPU.
 
-Regenerate only on purpose: python bitstream_spec/vectors/make_vectors.py
+The determinism guarantee these tests pin (README "Determinism", spec 11.11):
+- same machine and same torch build: an encode with the same options and --steps gives
+  identical bytes, and so does a decode;
+- across CPUs, a file decodes to the same samples up to one code value where a value is near a
+  rounding boundary (the matrix kernels a CPU gets round differently; so far the decodes were
+  identical on the CPUs we ran), and an encode may differ in the last bits of its stored floats
+  (the fit's float rounding), so only its structure, size and decoded PSNR are pinned.
+
+Regenerate the vectors only on purpose (and say why in bitstream_spec/vectors/CHANGELOG.md):
+python bitstream_spec/vectors/make_vectors.py [NAME]
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import lzma
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 VECTORS = Path(__file__).resolve().parents[2] / "bitstream_spec" / "vectors"
+
+#: The fresh encode of each vector's source (make_vectors.SETTINGS, 25 steps): bytes and the
+#: PSNR-YUV of its decode. Re-pin here (not in the vectors) when the fitter changes on purpose.
+GOLDEN_ENCODES = {
+    "tiny": {"bytes": 3532, "psnr_yuv": 23.6160},  # paper family
+    "tiny_codec": {"bytes": 3556, "psnr_yuv": 23.0744},  # the encoder's default family
+}
+#: CPU-to-CPU spread allowed around GOLDEN_ENCODES. Another CPU changes only float rounding in
+#: the fit (seen as the last bits of the stored grid ranges and weight scales); with torch's
+#: scalar kernels (ATEN_CPU_CAPABILITY=default) and MKL's other code path (MKL_CBWR=COMPATIBLE)
+#: the bytes changed but size and PSNR-YUV stayed identical to 1e-6 dB. A change to the fit,
+#: the quantisers or the rate search moves them by more: 25 steps of a different fit differ by
+#: tenths of a dB, and one grid-QP step changes the file by several percent of its grid bytes.
+GOLDEN_BYTES_REL_TOL = 0.01
+GOLDEN_PSNR_TOL_DB = 0.05
+#: a decode on another CPU: samples that may differ from the stored reference, by one code value
+#: (float32 rounding near a rounding boundary, spec 11.11; MKL_CBWR=COMPATIBLE flipped 3 of
+#: 221 k samples); a decoder bug changes many samples by more
+MAX_FLIPPED_FRACTION = 0.01
 
 
 def _load():
     spec = importlib.util.spec_from_file_location("make_vectors", VECTORS / "make_vectors.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod, json.loads((VECTORS / "tiny.json").read_text())
+    return mod
 
 
-def test_stored_vector_decodes_to_pinned_bytes(tmp_path):
-    mod, meta = _load()
-    nvc = VECTORS / "tiny.nvc"
-    assert mod.sha256(nvc) == meta["nvc_sha256"]
-    assert mod.decode_hashes(nvc, tmp_path) == {k: meta[k] for k in ("decode_sha256", "decode_scale2_fps2_sha256")}
+MV = _load()
 
 
-def test_golden_encode_is_reproduced(tmp_path):
-    """A fixed tiny encode's bytes are pinned: any change to the encoder's output is on purpose."""
-    mod, meta = _load()
-    src = mod.make_input(tmp_path / "src.y4m")
-    out = tmp_path / "again.nvc"
-    rep = mod.encode_vector(src, out)
-    if mod.sha256(out) != meta["nvc_sha256"]:
-        pytest.fail("the encoder's output changed: if on purpose, run bitstream_spec/vectors/make_vectors.py "
-                    f"(bytes {rep.bytes} vs pinned {meta['bytes']})")
+def _meta(name: str) -> dict:
+    return json.loads((VECTORS / f"{name}.json").read_text())
+
+
+def test_every_vector_is_pinned_and_the_changelog_names_it():
+    log = (VECTORS / "CHANGELOG.md").read_text()
+    assert set(GOLDEN_ENCODES) == set(MV.VECTORS)
+    for name in MV.VECTORS:
+        meta = _meta(name)
+        assert f"{name}.nvc" in log
+        pinned = [meta["nvc_sha256"]] + [meta[f"{k}_sha256"] for k in MV.DECODES]
+        assert all(h in log for h in pinned), f"{name}: a pinned hash without a changelog entry"
+
+
+@pytest.mark.parametrize("name", sorted(MV.VECTORS))
+def test_stored_vector_decodes_to_pinned_bytes(name, tmp_path):
+    """The reference decoder's output of each stored file: its bytes on the machine that made the
+    vector (and every CPU tried so far), else within one code value of them (spec 11.11)."""
+    meta = _meta(name)
+    nvc = VECTORS / f"{name}.nvc"
+    assert MV.sha256(nvc) == meta["nvc_sha256"]
+    for key, path in MV.decode_files(nvc, tmp_path).items():
+        if MV.sha256(path) == meta[f"{key}_sha256"]:
+            continue
+        ref = np.frombuffer(lzma.decompress((VECTORS / f"{name}.{key}.y4m.xz").read_bytes()), np.uint8)
+        assert MV.hashlib.sha256(ref.tobytes()).hexdigest() == meta[f"{key}_sha256"]  # the stored reference
+        got = np.frombuffer(path.read_bytes(), np.uint8)
+        assert got.shape == ref.shape, f"{name} {key}: {got.size} bytes, reference {ref.size}"
+        diff = np.abs(got.astype(np.int16) - ref.astype(np.int16))
+        flipped = int(np.count_nonzero(diff))
+        assert diff.max() <= 1 and flipped <= MAX_FLIPPED_FRACTION * ref.size, (
+            f"{name} {key}: {flipped} samples differ from the reference decode, by up to {diff.max()}")
+        warnings.warn(f"{name} {key}: {flipped} of {ref.size} samples differ by one code value from the reference "
+                      "platform's decode (float rounding of this CPU's kernels, allowed by spec 11.11)")
+
+
+@pytest.mark.parametrize("name", sorted(MV.VECTORS))
+def test_golden_encode_is_reproduced(name, tmp_path):
+    """A fresh encode of the vector's source: same-machine determinism (two encodes, identical
+    bytes), the stored vector's structure and model, the rate bound, and size and decoded PSNR
+    within GOLDEN_* of the pinned values (the bytes themselves depend on the CPU)."""
+    from nvcodec import api
+    from nvcodec.rate.sizing import choose_config
+
+    src = MV.make_input(tmp_path / "src.y4m")
+    a, b = tmp_path / "a.nvc", tmp_path / "b.nvc"
+    rep = MV.encode_vector(src, a, name)
+    MV.encode_vector(src, b, name)
+    assert a.read_bytes() == b.read_bytes(), "two encodes on one machine gave different bytes"
+
+    fresh, stored = api.info(a), api.info(VECTORS / f"{name}.nvc")
+    w, h = MV.CROP
+    cfg = choose_config(w, h, MV.FRAMES, MV.SETTINGS["bpp"], template=MV.family(name)).config
+    assert fresh["model"] == stored["model"] == cfg.to_dict()
+    assert [(c["type"], c["required"]) for c in fresh["chunks"]] == [(c["type"], c["required"]) for c in stored["chunks"]]
+    sized = {"header", "SIDX", "MCFG", "MSTA", "ENCI", "NEND"}  # their sizes follow from the header and config
+    assert ({c["type"]: c["bytes"] for c in fresh["chunks"] if c["type"] in sized}
+            == {c["type"]: c["bytes"] for c in stored["chunks"] if c["type"] in sized})
+
+    gold = GOLDEN_ENCODES[name]
+    target = MV.SETTINGS["bpp"] * w * h * MV.FRAMES / 8
+    assert rep.bytes == a.stat().st_size <= target * 1.03
+    assert abs(rep.bytes / gold["bytes"] - 1) <= GOLDEN_BYTES_REL_TOL, (
+        f"{rep.bytes} bytes, pinned {gold['bytes']}: if the encoder changed on purpose, re-pin GOLDEN_ENCODES")
+    api.decode(a, tmp_path / "dec.y4m", api.DecodeOptions(device="cpu", progress=False))
+    ev = api.evaluate(src, tmp_path / "dec.y4m", lpips=False, device="cpu")
+    assert ev["psnr_yuv"] == pytest.approx(rep.psnr_yuv, abs=0.01)  # the report is the file's
+    assert abs(ev["psnr_yuv"] - gold["psnr_yuv"]) <= GOLDEN_PSNR_TOL_DB, (
+        f"decoded PSNR-YUV {ev['psnr_yuv']:.4f} dB, pinned {gold['psnr_yuv']}: if on purpose, re-pin GOLDEN_ENCODES")

@@ -28,7 +28,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def encoded(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("e2e") / "clip.nvc"
-    r = run_cli("encode", str(sample_clip_path()), "-o", str(out), "--bpp", "0.3", "--steps", "40",
+    r = run_cli("encode", str(sample_clip_path()), "-o", str(out), "--bpp", "0.3", "--steps", "100",
                 "--frames", f"0:{FRAMES}", "--json", "-q")
     assert r.returncode == 0, r.stderr
     return out, json.loads(r.stdout)
@@ -40,11 +40,12 @@ def test_reported_bpp_is_the_file_size(encoded):
     assert rep["bytes"] == size
     assert rep["bpp"] == pytest.approx(size * 8 / (320 * 240 * FRAMES))
     assert rep["bpp"] <= 0.3 * 1.03
+    assert rep["bpp"] >= 0.3 * 0.97 or rep["rate"]["under_target"], rep["rate"]  # short only with the reason
     assert sum(rep["byte_split"].values()) == size
     assert (rep["width"], rep["height"], rep["frames"]) == (320, 240, FRAMES)
 
 
-def test_decoding_the_file_gives_the_reported_psnr(encoded, tmp_path):
+def test_decoding_the_file_gives_the_reported_psnr(encoded, tmp_path, mean_colour_psnr):
     path, rep = encoded
     dec = tmp_path / "dec.y4m"
     r = run_cli("decode", str(path), "-o", str(dec), "--json", "-q")
@@ -61,7 +62,9 @@ def test_decoding_the_file_gives_the_reported_psnr(encoded, tmp_path):
     ev = api.evaluate(ref, dec, lpips=False, device="cpu")
     assert ev["psnr_yuv"] == pytest.approx(rep["psnr_yuv"], abs=0.05)
     assert ev["psnr_rgb"] == pytest.approx(rep["psnr"], abs=0.05)
-    assert rep["psnr"] > 15.0  # a real reconstruction, not noise
+    # a real reconstruction: 100 steps decode 18.7-20.5 dB RGB against 13.3 dB for the clip's mean
+    # colour, which no constant output (a dead network) exceeds
+    assert rep["psnr"] > mean_colour_psnr(ref)["rgb"] + 3.0, rep["psnr"]
 
 
 def test_decode_is_deterministic_and_random_access_is_exact(encoded, tmp_path):

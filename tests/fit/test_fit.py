@@ -25,6 +25,14 @@ def _model(cfg: NVTMConfig | None = None) -> NVTM:
     return NVTM(cfg or NVTMConfig.tiny(), W, H, T, seed=0)
 
 
+def _mean_colour_psnr(video: torch.Tensor) -> float:
+    """PSNR of the clip's mean colour at every pixel: the best any constant output can score (the
+    mean is the MSE-optimal constant), so what a fit with a dead network (e.g. a zeroed output
+    layer, whose output is its bias) stays at or below. 11.1 dB on make_clip(4, 16, 16)."""
+    x = video.double() / 255
+    return float(10 * torch.log10(1 / ((x - x.mean(dim=(0, 1, 2))) ** 2).mean()))
+
+
 def _same(a: NVTM, b: NVTM) -> bool:
     ta, tb = a.all_tensors(), b.all_tensors()
     return ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
@@ -35,7 +43,8 @@ def test_tiny_clip_fits_and_is_deterministic(make_clip):
     a, b = _model(), _model()
     ra = fit(a, v, _opts(steps=300))
     rb = fit(b, v, _opts(steps=300))
-    assert ra.steps == 300 and ra.psnr > 27.0, ra.psnr
+    # 16 dB over the best constant output (11.1 dB): ~39 dB are reached, a dead network stays at 11
+    assert ra.steps == 300 and ra.psnr > _mean_colour_psnr(v) + 16, ra.psnr
     assert ra.psnr == rb.psnr and _same(a, b)  # bit-identical
     assert ra.history and ra.history[-1][0] == 300
     assert abs(evaluate_psnr(a, v) - ra.psnr) < 1e-9  # eval_pixels=None: full clip
@@ -99,8 +108,11 @@ def test_resume_rejects_other_model(make_clip, tmp_path: Path):
 def test_ablation_switches_fit(make_clip, changes):
     v = make_clip(T, H, W)
     m = _model(NVTMConfig.tiny().replace(**changes))
-    r = fit(m, v, _opts(steps=40))
-    assert math.isfinite(r.psnr) and r.psnr > 12
+    r = fit(m, v, _opts(steps=80))
+    # 4 dB (0.4x the MSE) over the best constant output, which a dead network (constant output)
+    # cannot pass and 40 steps of a working one barely did (13-28 dB); after 80 steps (as cheap:
+    # the time is overhead) every variant reaches 17.5-33 dB
+    assert math.isfinite(r.psnr) and r.psnr > _mean_colour_psnr(v) + 4, (r.psnr, _mean_colour_psnr(v))
 
 
 def test_qat_phase_and_mask(make_clip):

@@ -16,7 +16,6 @@ from nvcodec.errors import InputError, OutputError
 from nvcodec.video import Frame, VideoInfo, create_writer, open_video, probe, sample_clip_path
 from nvcodec.video.y4m import Y4MReader, Y4MWriter
 
-CLIPS = Path(__file__).resolve().parents[2].parent / "shared" / "clips"
 # frames per clip, from the table in shared/clips/SOURCES.md
 CLIP_TABLE = {
     "carphone_qcif_60f.y4m": (176, 144, 60, Fraction(30000, 1001)),
@@ -30,13 +29,6 @@ CLIP_TABLE = {
     "bikes_640x272_30f.y4m": (640, 272, 30, Fraction(25)),
     "bbb_1280x720_30f.y4m": (1280, 720, 30, Fraction(25)),
 }
-
-
-def _clip(name: str) -> Path:
-    path = CLIPS / name
-    if not path.is_file():
-        pytest.skip(f"dev clip {name} not found in {CLIPS}")
-    return path
 
 
 def _sha(path: Path) -> str:
@@ -59,8 +51,8 @@ def _planes(rng: np.random.Generator, w: int, h: int, chroma: str, depth: int) -
 
 # -- real clips ------------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(CLIP_TABLE))
-def test_clip_roundtrip_bit_exact(name: str, tmp_path: Path) -> None:
-    src = _clip(name)
+def test_clip_roundtrip_bit_exact(name: str, tmp_path: Path, shared_clip) -> None:
+    src = shared_clip(name)
     out = tmp_path / name
     with open_video(src) as reader, create_writer(out, reader.info, overwrite=False) as writer:
         for frame in reader:
@@ -70,8 +62,8 @@ def test_clip_roundtrip_bit_exact(name: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CLIP_TABLE))
-def test_probe_clip(name: str) -> None:
-    src = _clip(name)
+def test_probe_clip(name: str, shared_clip) -> None:
+    src = shared_clip(name)
     w, h, n, fps = CLIP_TABLE[name]
     p = probe(src)
     assert (p["width"], p["height"], p["frames"]) == (w, h, n)
@@ -84,24 +76,20 @@ def test_probe_clip(name: str) -> None:
     assert p["chroma_siting"] == ("mpeg2" if "C420mpeg2" in first else "jpeg")
 
 
-def test_clip_table_matches_sources_md() -> None:
-    sources = CLIPS / "SOURCES.md"
-    if not sources.is_file():
-        pytest.skip(f"{sources} not found")
+def test_clip_table_matches_sources_md(shared_clip) -> None:
+    sources = shared_clip("SOURCES.md")
     rows = re.findall(r"^\| (\S+\.y4m) \|.*?\| (\d+)×(\d+) \| (\d+) \|", sources.read_text(), re.M)
     assert {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in rows} == {
         k: v[:3] for k, v in CLIP_TABLE.items()
     }
 
 
-def test_sample_clip_is_first_16_frames_of_cars() -> None:
+def test_sample_clip_is_first_16_frames_of_cars(shared_clip) -> None:
     sample = sample_clip_path()
     with open_video(sample) as r:
         assert (r.info.width, r.info.height, len(r), r.info.fps) == (320, 240, 16, Fraction(25))
         last = r.read(15)
-    src = CLIPS / "cars_320x240_30f.y4m"
-    if not src.is_file():
-        pytest.skip("cars clip absent; sample checked on its own")
+    src = shared_clip("cars_320x240_30f.y4m")  # the sample was checked on its own above
     data = sample.read_bytes()
     assert src.read_bytes()[: len(data)] == data
     with open_video(src) as r:

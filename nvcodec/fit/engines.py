@@ -1,0 +1,111 @@
+"""The two ways a step computes its loss: random pixels (`PixelEngine`, any model) or dense
+tiles of a GOP (`DenseEngine`, models without an alignment flow; `fit.dense`).
+
+Both give the mean squared error over the samples they drew (and the per-pixel engine adds
+the auxiliary optical-flow loss while it is on); `substitutes` replace model tensors by name
+for one step (the fake-quantised grids and weights of quantisation-aware fitting).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from ..errors import InputError
+from ..model.nvtm import NVTM
+from .dense import TileSampler, dense_loss, gather_batch, supports_dense
+from .optical_flow import FlowTargets, compute_flow_targets
+from .options import FitOptions
+from .sampler import PixelSampler
+
+
+class Engine(Protocol):
+    name: str
+
+    def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, aux: bool) -> tuple[Tensor, Tensor, int]:
+        """(reconstruction MSE, total loss to minimise, pixel samples in the batch)."""
+        ...
+
+
+class PixelEngine:
+    """F random frames x P random pixels per step (`PixelSampler`); the optical-flow targets of
+    the auxiliary loss when the model has an alignment flow."""
+
+    name = "pixel"
+
+    def __init__(self, model: NVTM, video: Tensor, opts: FitOptions, gen: torch.Generator,
+                 mask: Tensor | None, need_targets: bool):
+        self.sampler = PixelSampler(video, opts.frames_per_batch, opts.pixels_per_frame, gen, mask)
+        self.aux_weight = opts.aux_weight
+        self.targets: FlowTargets | None = None
+        if need_targets:
+            cfg = model.config
+            self.targets = compute_flow_targets(video, cfg.gop_size, cfg.neighbors, preset=opts.flow_preset,
+                                                stride=opts.flow_stride, device=video.device)
+
+    def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, aux: bool) -> tuple[Tensor, Tensor, int]:
+        batch = self.sampler.next()
+        if substitutes:
+            mse, flow = torch.func.functional_call(model, substitutes, (batch.xy, batch.t), {"target": batch.rgb})
+        else:
+            mse, flow = model.fit_loss(batch.xy, batch.t, batch.rgb)
+        total = mse
+        if aux and self.targets is not None:
+            of, wgt = self.targets.lookup(batch.frames, batch.pixels)
+            aux_loss = ((flow - of).square() * wgt).sum() / (wgt.sum() * flow.shape[1]).clamp(min=1)
+            total = total + self.aux_weight * aux_loss
+        return mse, total, batch.rgb.shape[0] * batch.rgb.shape[1]
+
+
+class DenseEngine:
+    """`tiles_per_step` tiles of pixels x frames of one GOP per step (`fit.dense`). A mask is a
+    per-sample weight; frames with no pixel left are never drawn."""
+
+    name = "dense"
+
+    def __init__(self, model: NVTM, video: Tensor, opts: FitOptions, gen: torch.Generator, mask: Tensor | None):
+        T, H, W = (int(s) for s in video.shape[:3])
+        self.video = video
+        self.keep = None if mask is None else ~mask.to(video.device, torch.bool)
+        valid = None
+        if self.keep is not None:
+            valid = self.keep.reshape(T, -1).any(1).nonzero().squeeze(1).tolist()
+        self.sampler = TileSampler(W, H, T, model.config.gop_size, opts.tile_size, opts.frames_per_tile,
+                                   opts.tiles_per_step, gen, valid)
+        self.chunk = model.fused_chunk
+
+    def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, aux: bool) -> tuple[Tensor, Tensor, int]:
+        batch = gather_batch(self.video, self.sampler.next(), self.keep)
+        grids = weights = None
+        if substitutes:
+            gnames = set(model.grid_tensors())
+            grids = {k: v for k, v in substitutes.items() if k in gnames}
+            weights = {k: v for k, v in substitutes.items() if k not in gnames}
+        mse = dense_loss(model, batch, grids, weights, self.chunk)
+        return mse, mse, sum(t.samples for t in batch.tiles)
+
+
+def engine_name(model: NVTM, opts: FitOptions) -> str:
+    """The engine `opts.engine` asks for: "dense" or "pixel" ("auto": dense when the model allows it)."""
+    dense_ok = supports_dense(model)
+    if opts.engine == "dense" and not dense_ok:
+        raise InputError("the dense fitting engine needs a model without an alignment flow whose latent "
+                         "is a modulation; use engine='pixel' (or 'auto')")
+    return "dense" if opts.engine == "dense" or (opts.engine == "auto" and dense_ok) else "pixel"
+
+
+def engine_rates(name: str, opts: FitOptions) -> tuple[float, float]:
+    """(grid, base network) learning rates of engine `name`."""
+    return (opts.dense_lr_grid, opts.dense_lr_base) if name == "dense" else (opts.lr_grid, opts.lr_base)
+
+
+def make_engine(name: str, model: NVTM, video: Tensor, opts: FitOptions, gen: torch.Generator,
+                mask: Tensor | None, need_targets: bool) -> Engine:
+    if name == "dense":
+        return DenseEngine(model, video, opts, gen, mask)
+    return PixelEngine(model, video, opts, gen, mask, need_targets)
+
+
+__all__ = ["Engine", "PixelEngine", "DenseEngine", "engine_name", "engine_rates", "make_engine"]

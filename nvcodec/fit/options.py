@@ -1,0 +1,151 @@
+"""What a fit is asked to do (`FitOptions`), what it reports while running and at the end, and
+the named recipes (`FIT_PRESETS`) that callers start from instead of spelling out overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import InputError
+
+ENGINES = ("auto", "dense", "pixel")
+
+
+@dataclass
+class FitOptions:
+    """How to fit. At least one of `steps` and `time_budget` must be set; with both,
+    the run ends at whichever comes first and the schedule follows the larger
+    fraction done."""
+
+    steps: int | None = None
+    time_budget: float | None = None  # wall-clock seconds, from the call of fit()
+    device: str = "auto"  # "auto" | "cpu" | "cuda"
+    seed: int = 0
+    # "dense": tiles of pixels x frames of one GOP (`fit.dense`; models without an alignment
+    # flow); "pixel": random pixels of random frames (any model); "auto": dense when it applies.
+    # The default stays "pixel": measured on a 360x240x47 crop at 0.3 bpp (1 thread, 1000 steps),
+    # dense tiles reach 4-5x the samples per second but 25.5 dB against 27.0 dB for random
+    # pixels (29.2 dB with 10x larger random batches): tile samples are too correlated.
+    engine: str = "pixel"
+    # per-pixel engine: small batches, many steps (best PSNR per second on CPU for that engine)
+    frames_per_batch: int = 8
+    pixels_per_frame: int = 256
+    # dense engine: `tiles_per_step` tiles of up to tile_size^2 pixels x `frames_per_tile` frames
+    tile_size: int = 64
+    frames_per_tile: int = 10
+    tiles_per_step: int = 4
+    lr_grid: float = 3e-2  # grids want ~30x the base network's rate (Instant-NGP-like)
+    lr_base: float = 1e-3
+    lr_flow: float = 1e-3
+    # the dense engine's steps hold ~100x the samples of a per-pixel step: they take larger rates
+    dense_lr_grid: float = 3e-2
+    dense_lr_base: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.99)
+    eps: float = 1e-15
+    warmup_fraction: float = 0.02
+    final_lr_ratio: float = 0.05
+    schedule: str = "cosine"  # "cosine" | "exp"
+    aux_weight: float = 0.5
+    # The alignment flow learns from the optical flow only (flow_grad_scale=0) for the
+    # whole run (aux_fraction=1). With the reconstruction gradient reaching it
+    # (flow_grad_scale=1, aux only early as in the paper's text) the flow drifts to
+    # ~40x the true motion within a few thousand steps (a hash-like use of the
+    # grids), for no PSNR gain; see the fitting report in `fit.loop`.
+    aux_fraction: float = 1.0
+    flow_grad_scale: float = 0.0  # reconstruction gradient into the alignment flow (1: plain backprop)
+    flow_preset: str = "medium"  # DIS preset: ultrafast | fast | medium
+    flow_stride: int = 2  # optical flow kept at 1/stride resolution
+    norm_update_every: int = 50  # steps between normalisation-bound updates (models with a flow)
+    norm_points: int = 4096  # lattice points per frame used for the bounds
+    norm_freeze_fraction: float = 0.75  # bounds frozen after this fraction of the run
+    qat_fraction: float = 0.0
+    qat_noise: bool = False  # uniform noise instead of rounding for the grids
+    weight_rel_step: float | None = None  # weight QAT step = rel_step * RMS (None: off)
+    checkpoint_path: str | None = None
+    checkpoint_every_s: float = 300.0
+    resume: bool = False
+    progress_every_s: float = 1.0  # progress callback period (0: every step)
+    progress_bar: bool = False  # tqdm on stderr
+    history_every_s: float = 1.0
+    eval_pixels: int | None = 1 << 18  # final PSNR on this many random pixels (None: all)
+    fused_chunk: int | None = None  # rows per fused chunk (None: 1024 on CPU, 65536 on CUDA)
+    tf32: bool = False  # CUDA only: allow TF32 matmuls during the fit
+    threads: int | None = None  # CPU: torch intra-op threads during the fit (None: unchanged).
+    # On a CPU shared with other busy processes, 1 thread can be several times faster
+    # than 2 (OpenMP barriers wait for descheduled threads at every op).
+    # the clock the budget and the schedule follow (seconds; a benchmark may pause it)
+    clock: Callable[[], float] | None = field(default=None, compare=False, repr=False)
+
+    def validate(self) -> "FitOptions":
+        if self.steps is None and self.time_budget is None:
+            raise InputError("fit needs a number of steps or a time budget")
+        if self.steps is not None and (isinstance(self.steps, bool) or self.steps < 0):
+            raise InputError(f"steps must be >= 0, got {self.steps}")
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise InputError(f"time budget must be > 0, got {self.time_budget}")
+        if self.schedule not in ("cosine", "exp"):
+            raise InputError(f"unknown schedule {self.schedule!r}")
+        if self.engine not in ENGINES:
+            raise InputError(f"unknown fitting engine {self.engine!r} (one of {', '.join(ENGINES)})")
+        for name in ("aux_fraction", "qat_fraction", "warmup_fraction", "norm_freeze_fraction"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise InputError(f"{name} must be in [0, 1], got {v}")
+        if min(self.frames_per_batch, self.pixels_per_frame, self.tile_size, self.frames_per_tile,
+               self.tiles_per_step) < 1:
+            raise InputError("batch sizes must be positive")
+        return self
+
+    def replace(self, **changes: Any) -> "FitOptions":
+        return dataclasses.replace(self, **changes)
+
+
+#: Named recipes. "encode" is what `nvcodec encode` fits with: the last tenth of the run sees
+#: the bitstream's quantisers (8-bit grids, weights at the rate model's step).
+FIT_PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "encode": {"qat_fraction": 0.1, "checkpoint_every_s": 120.0},
+}
+
+
+def fit_preset(name: str, **overrides: Any) -> FitOptions:
+    """FitOptions of the recipe `name` with `overrides` on top."""
+    if name not in FIT_PRESETS:
+        raise InputError(f"unknown fitting preset {name!r} (one of {', '.join(FIT_PRESETS)})")
+    return FitOptions(**{**FIT_PRESETS[name], **overrides})
+
+
+@dataclass
+class FitProgress:
+    step: int
+    total_steps: int | None
+    elapsed: float
+    remaining: float | None  # seconds, estimated
+    psnr: float  # training PSNR (EMA over batches)
+    phase: str  # "aux" | "main" | "qat"
+    samples: int = 0  # pixel samples seen so far (one pixel of one frame = one sample)
+
+
+@dataclass
+class FitResult:
+    steps: int
+    seconds: float
+    psnr: float  # RGB PSNR of the final model (eval_pixels sample or full clip)
+    history: list[tuple[int, float, float]] = field(default_factory=list)  # (step, seconds, train PSNR)
+    resumed_from: int | None = None
+    engine: str = "pixel"
+    samples: int = 0  # pixel samples the fit computed its loss on (this call and any it resumed)
+    clip_samples: int = 0  # pixels of the clip (frames x height x width)
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def passes(self) -> float:
+        """How many times the fit saw each pixel of the clip, on average."""
+        return self.samples / self.clip_samples if self.clip_samples else 0.0
+
+
+__all__ = ["FitOptions", "FitProgress", "FitResult", "FIT_PRESETS", "fit_preset", "ENGINES"]

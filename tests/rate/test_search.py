@@ -1,0 +1,128 @@
+"""rate.search: the file is never above target x (1 + tol), and below target x (1 - tol) only
+with the reason reported (`under_target`); the lossless, coarsest-weights and failure paths.
+
+Two kinds of model: a fake whose file size is a formula of (grid QPs, weight step), so that
+each path of the search is hit on purpose in milliseconds, and a tiny real NVTM coded for real
+(HEVC grids, entropy-coded weights) for the bounds on actual bytes.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from nvcodec.bitstream.format import StreamHeader
+from nvcodec.bitstream.reader import read_container
+from nvcodec.compress import model_codec
+from nvcodec.errors import EncodeError
+from nvcodec.model.config import NVTMConfig
+from nvcodec.model.nvtm import NVTM
+from nvcodec.rate import search
+from nvcodec.rate.search import MAX_QP, search_rate
+
+TOL = 0.03
+STEP = 1 / 16  # the encoder's weight step (RateModel.weight_rel_step)
+
+
+# ------------------------------------------------------------------ fake sizes
+
+def fake_search(monkeypatch, target: float, *, grid: float = 4000.0, qp_ratio: float = 0.95,
+                weights: float = 1000.0, weight_exp: float = 1.0, static_share: float = 0.2, step: float = STEP):
+    """search_rate on a model whose file has `100 + grids(QP) + weights(step)` bytes:
+    grids = grid * qp_ratio^QP (static_share of it the static grid's; lossless = QP -6), weights =
+    weights * (STEP / step)^weight_exp. Returns (choice, size function)."""
+
+    def size(lq, sq, st):
+        g = lambda qp: grid * qp_ratio ** (-6 if qp is None else qp)  # noqa: E731
+        return int(round(100 + (1 - static_share) * g(lq) + static_share * g(sq) + weights * (STEP / st) ** weight_exp))
+
+    def build(q, header, lq, sq, st, preset, info):
+        return search.RateChoice(lq, sq, st, b"\0" * size(lq, sq, st), q)
+
+    monkeypatch.setattr(search, "_build", build)
+    q = types.SimpleNamespace(static=object())
+    return search_rate(lambda s: q, None, target, weight_rel_step=step, tolerance=TOL), size
+
+
+@pytest.mark.parametrize("target", np.linspace(1500, 6000, 13).tolist())
+def test_lands_in_the_window_when_settings_are_fine_enough(monkeypatch, target):
+    c, _ = fake_search(monkeypatch, target, qp_ratio=0.97)  # 3 % per QP: a window of 6 % is always hit
+    assert target * (1 - TOL) <= c.size <= target * (1 + TOL), c.size / target
+    assert c.under_target is None and search.describe(c)["under_target"] is None
+
+
+def test_lossless_below_the_target_is_reported(monkeypatch):
+    c, size = fake_search(monkeypatch, 20000)
+    assert (c.latent_qp, c.static_qp, c.weight_rel_step) == (None, None, STEP)
+    assert c.size == size(None, None, STEP) < 20000 * (1 - TOL)
+    assert "lossless" in c.under_target and f"{c.size} bytes" in c.under_target
+    # lossless inside the window: not under the target, nothing to report
+    c, size = fake_search(monkeypatch, size(None, None, STEP) * 1.01)
+    assert c.latent_qp is None and c.under_target is None
+
+
+def test_coarser_weights_when_the_coarsest_grids_do_not_fit(monkeypatch):
+    # the weights alone (5000 bytes at STEP) exceed the target: the search coarsens them (x1.5 per try)
+    c, size = fake_search(monkeypatch, 3000, weights=5000.0)
+    assert c.weight_rel_step > STEP and c.size <= 3000 * (1 + TOL)
+    assert size(MAX_QP, MAX_QP, STEP) > 3000 * (1 + TOL)
+
+
+def test_nothing_fits_fails_with_the_smallest_size(monkeypatch):
+    with pytest.raises(EncodeError, match=r"cannot reach 150 bytes: the smallest file this model allows is \d+ bytes "
+                                          r"\(~\d+\.\dx the target\); raise --bpp"):
+        fake_search(monkeypatch, 150, weights=5000.0)
+
+
+def test_coarse_qp_steps_that_overshoot_are_reported(monkeypatch):
+    # one QP step changes the file by ~15 % and finer weights add ~15 % a step: no setting in the window
+    c, size = fake_search(monkeypatch, 2600, grid=30000.0, qp_ratio=0.7, weights=1500.0, static_share=0.0)
+    assert c.size <= 2600 * (1 + TOL)
+    assert c.size < 2600 * (1 - TOL) and "exceed the target" in c.under_target
+    assert size(c.latent_qp - 1, c.latent_qp - 1, STEP) > 2600 * (1 + TOL)  # the report is true
+
+
+def test_weight_refinement_cap_is_reported(monkeypatch):
+    # finer weights barely grow the file (+2 % over 10 steps): the refinement stops at ~1/8 of the step
+    c, _ = fake_search(monkeypatch, 2600, grid=30000.0, qp_ratio=0.7, weights=1500.0, weight_exp=0.01,
+                       static_share=0.0)
+    assert c.size < 2600 * (1 - TOL) and "finest weight step" in c.under_target
+    assert c.weight_rel_step < STEP / 7
+
+
+# ------------------------------------------------------------------ a real model, real bytes
+
+@pytest.fixture(scope="module")
+def real():
+    """A tiny NVTM with random grids (so that HEVC's QP moves the size) and its header."""
+    torch.manual_seed(0)
+    m = NVTM(NVTMConfig.tiny(), 48, 32, 4, seed=0)
+    with torch.no_grad():
+        for g in m.grid_tensors().values():
+            g.uniform_(-0.3, 0.3)
+    header = StreamHeader.from_video_info(types.SimpleNamespace(
+        width=48, height=32, frames=4, fps=25, chroma="420", chroma_siting="jpeg", bit_depth=8,
+        matrix="bt601", color_range="limited"))
+    quantize = lambda step: model_codec.quantize_model(m, step)  # noqa: E731
+    sizes = {qp: search._build(quantize(STEP), header, qp, qp, STEP, "medium", None).size for qp in (None, MAX_QP)}
+    return quantize, header, sizes
+
+
+def test_real_model_sizes_are_bounded_on_both_sides(real):
+    quantize, header, sizes = real
+    lossless, coarsest = sizes[None], sizes[MAX_QP]
+    assert coarsest < lossless / 2  # the grids' QP spans a real range here
+    landed = 0
+    for target in np.geomspace(coarsest * 1.1, lossless * 0.9, 5):
+        c = search_rate(quantize, header, target, weight_rel_step=STEP, tolerance=TOL)
+        assert c.size <= target * (1 + TOL)
+        assert c.size >= target * (1 - TOL) or c.under_target, (target, c.size, search.describe(c))
+        landed += c.under_target is None
+        back = read_container(c.data, known_types=model_codec.KNOWN_TYPES)  # the bytes are a valid file
+        assert back.header.width == 48
+    assert landed >= 3  # most targets are hit, not merely reported
+    c = search_rate(quantize, header, lossless * 2, weight_rel_step=STEP, tolerance=TOL)
+    assert c.latent_qp is None and c.size == lossless and "lossless" in c.under_target
