@@ -396,13 +396,14 @@ def test_bdrate_on_a_real_clip(tmp_path: Path, shared_clip) -> None:
     shared_clip("carphone_qcif*.y4m")
     out = tmp_path / "bd"
     assert bdrate.main(["--clips", "carphone_qcif", "--frames", "10", "--bpp", "0.5,1.0", "--steps", "60",
-                        "--crf", "22,30,38", "--out", str(out), "--allow-dirty"]) == 0
+                        "--crf", "30,38,46,51", "--out", str(out), "--allow-dirty"]) == 0
     _, rows = read_rows(out / "bdrate.csv")
-    assert len(rows) == 2 + 2 * 2 * 3
+    assert len(rows) == 2 + 2 * 2 * 4
     nv = sorted((float(r["bpp"]), float(r["psnr_yuv"])) for r in rows if r["method"] == "nvcodec")
     assert nv[1][1] > nv[0][1]  # twice the rate, better quality
     _, bd = read_rows(out / "bd.csv")
-    # against x264/x265 nvcodec needs more bits (RESULTS.md: +392 % / +424 % on 4 clips): a
-    # BD-rate below zero here would mean a broken anchor or measurement, not a better codec
-    psnr_rows = [r for r in bd if r["clip"] != "MEAN" and r["metric"] == "psnr_yuv" and r["bd_rate"]]
-    assert psnr_rows and all(float(r["bd_rate"]) > 0 for r in psnr_rows), psnr_rows
+    # CRF 30-51 spans nvcodec's quality (~27 dB here; x264 at CRF 38 ~30 dB) at far fewer bits, so
+    # each anchor's BD-rate exists and is large and positive (RESULTS.md: +392 % / +424 % on 4
+    # clips): a negative or missing one means a broken anchor or measurement, not a better codec
+    psnr_rows = [r for r in bd if r["clip"] != "MEAN" and r["metric"] == "psnr_yuv"]
+    assert len(psnr_rows) == 4 and all(float(r["bd_rate"]) > 50 for r in psnr_rows), psnr_rows
