@@ -10,6 +10,7 @@ from typing import Callable, NoReturn, Sequence
 
 import numpy as np
 import pytest
+import torch
 
 #: `../shared/clips` from the repository root (benchmarks.common.DEFAULT_CLIPS_DIR)
 SHARED_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "clips"
@@ -92,3 +93,22 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def moving_gradient(frames: int = 4, height: int = 16, width: int = 16, speed: float = 2.0) -> torch.Tensor:
+    """uint8 [T, H, W, 3]: a colour gradient and sine patterns moving right by `speed` px/frame."""
+    y, x = torch.meshgrid(torch.arange(height).float(), torch.arange(width).float(), indexing="ij")
+    out = []
+    for t in range(frames):
+        xs = x - speed * t
+        r = 0.5 + 0.4 * torch.sin(xs / 3.0)
+        g = y / height
+        b = 0.5 + 0.4 * torch.cos((xs + y) / 4.0)
+        out.append(torch.stack([r, g, b], dim=-1))
+    return (torch.stack(out) * 255).round().clamp(0, 255).to(torch.uint8)
+
+
+@pytest.fixture
+def make_clip():
+    """make_clip(frames, height, width, speed) -> a tiny synthetic moving clip."""
+    return moving_gradient

@@ -28,19 +28,6 @@ MARKS = [pytest.mark.cuda, NEEDS_DEVICE]
 AGREE_DB = 0.05
 
 
-def moving_clip(frames: int = 4, height: int = 16, width: int = 16, speed: float = 2.0) -> torch.Tensor:
-    """uint8 RGB [T, H, W, 3]: a colour gradient and sine patterns moving right by `speed` px/frame."""
-    y, x = torch.meshgrid(torch.arange(height).float(), torch.arange(width).float(), indexing="ij")
-    out = []
-    for t in range(frames):
-        xs = x - speed * t
-        r = 0.5 + 0.4 * torch.sin(xs / 3.0)
-        g = y / height
-        b = 0.5 + 0.4 * torch.cos((xs + y) / 4.0)
-        out.append(torch.stack([r, g, b], dim=-1))
-    return (torch.stack(out) * 255).round().clamp(0, 255).to(torch.uint8)
-
-
 def mean_colour_psnr(video: torch.Tensor) -> float:
     """RGB PSNR of predicting every pixel by the clip's mean colour (what fitting starts from)."""
     v = video.double() / 255.0

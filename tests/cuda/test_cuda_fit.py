@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from cuda_util import DEVICE, MARKS, mean_colour_psnr, moving_clip, rgb_psnr
+from cuda_util import DEVICE, MARKS, mean_colour_psnr, rgb_psnr
 
 pytestmark = MARKS
 
@@ -40,8 +40,8 @@ def _render(model, device: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_tiny_clip_fits_on_the_device(family: str) -> None:
-    video = moving_clip(T, H, W)
+def test_tiny_clip_fits_on_the_device(family: str, make_clip) -> None:
+    video = make_clip(T, H, W)
     model, result = _fit(video, family, steps=200)
     assert result.steps == 200
     assert {p.device.type for p in model.parameters()} == {torch.device(DEVICE).type}  # fit leaves it there
@@ -57,8 +57,8 @@ def test_tiny_clip_fits_on_the_device(family: str) -> None:
     assert abs(on_cpu - on_device) < 0.05, (on_cpu, on_device)
 
 
-def test_time_budget_run_on_the_device() -> None:
-    video = moving_clip(T, H, W)
+def test_time_budget_run_on_the_device(make_clip) -> None:
+    video = make_clip(T, H, W)
     _fit(video, steps=2)  # device context and kernels ready: the budget measures fitting only
     _, result = _fit(video, time_budget=3.0)
     assert result.steps > 0 and 2.7 < result.seconds < 10.0, (result.steps, result.seconds)
@@ -67,9 +67,9 @@ def test_time_budget_run_on_the_device() -> None:
 
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("tf32", [False, True])
-def test_tf32_on_and_off(tf32: bool, family: str) -> None:
+def test_tf32_on_and_off(tf32: bool, family: str, make_clip) -> None:
     """TF32 matmuls (FitOptions.tf32) fit as well as full fp32, and the global flag is restored."""
-    video = moving_clip(T, H, W)
+    video = make_clip(T, H, W)
     before = torch.backends.cuda.matmul.allow_tf32
     try:
         torch.backends.cuda.matmul.allow_tf32 = False

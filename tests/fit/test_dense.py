@@ -43,7 +43,7 @@ def test_dense_loss_and_gradients_match_the_pixel_path():
             total = total + mse * xy.shape[0]
     ref = total / sum(t.samples for t in tiles)
     ref.backward()
-    assert abs(float(loss) - float(ref)) < 1e-12 * float(ref)
+    assert abs(loss.item() - ref.item()) < 1e-12 * ref.item()
     assert dense_grads.keys() == {k for k, p in m.named_parameters() if p.grad is not None}
     for k, p in m.named_parameters():
         if p.grad is not None:
