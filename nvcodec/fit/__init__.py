@@ -1,4 +1,4 @@
-"""Fitting an NVTM model to a clip: options and presets, the two batch engines (dense tiles,
+"""Fitting an NVTM model to a clip: options and presets, the two batch engines (point sets,
 random pixels), the schedule's phases, checkpoints and the training loop."""
 
 from .checkpoint import load_checkpoint

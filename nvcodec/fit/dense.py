@@ -1,14 +1,17 @@
-"""The dense fitting path: whole tiles of pixels, every frame of a GOP at once, as matrix work.
+"""The dense fitting path: random pixels seen in several frames of a GOP at once, as matrix work.
 
 Without an alignment flow the latent of a pixel does not depend on time inside a GOP (it is
-the bilinear upsampling of the GOP's grids at the pixel, `NVTM._lattice_features`), and the
-modulator depends on the latent alone. So a training batch made of tiles — a rectangle of
-pixels and several frames of one GOP — needs the grid lookups and the modulator once per
-pixel, not once per pixel and frame, and the lookups are separable (two 1-D interpolations
-per level, as in the decoder). Per sample only the synthesis layers remain. Each tile's
-forward and backward run chunk by chunk inside one autograd Function (`_DenseTileMSE`), like
-`siren.fused_mse`; the grid gradients are scattered once per step into one buffer per level
-(`_TileFeatures`), not once per tile.
+the bilinear upsampling of the GOP's grids at the pixel), and the modulator depends on the
+latent alone. So a training batch made of point sets — random pixels of one GOP, each seen
+in up to `frames_per_set` of its frames — needs the grid lookups and the modulator once per
+pixel, not once per pixel and frame; per sample only the synthesis layers remain. Each set's
+forward and backward run chunk by chunk inside one autograd Function (`_PointSetMSE`), like
+`siren.fused_mse`; the grid lookups of all sets are one `grid_lookup` call.
+
+Random points, not rectangles: measured on a 360x240x47 crop at 0.3 bpp (1 thread), tiles of
+adjacent pixels ran as many samples per second but fitted 4 dB worse in 30 s than random
+pixels (neighbouring samples carry nearly the same gradient); point sets reach ~4x the
+per-pixel engine's samples per second and a better fit in the same time (benchmarks/RESULTS.md).
 
 The same loss as the per-pixel path (mean squared error over samples and channels, optionally
 weighted by a mask), up to float rounding: tests/fit/test_dense.py checks loss and gradients
@@ -24,51 +27,23 @@ import torch
 from torch import Tensor
 
 from ..model import siren
-from ..model.grids import _axis_cells
-from ..model.normalize import normalize_axis
 from ..model.nvtm import NVTM
 
 
 def supports_dense(model: NVTM) -> bool:
     """The dense path needs a latent that is constant inside a GOP (no alignment flow) and
-    used as a modulation (the modulator is what is shared between the frames of a tile)."""
+    used as a modulation (the modulator is what is shared between the frames of a set)."""
     return model.flow is None and model.base.spec.modulated
 
 
-@dataclass(frozen=True)
-class Tile:
-    """One training tile: columns x0..x1-1, rows y0..y1-1 of `frames` (all in GOP `gop`)."""
+class _GopFrames:
+    """Draws a GOP (that of a uniformly drawn usable frame, so long GOPs are drawn in proportion
+    to their length) and up to `count` distinct frames of it, sorted (all when the GOP is shorter).
+    `valid_frames` (a mask that leaves whole frames out) restricts the draw."""
 
-    gop: int
-    x0: int
-    x1: int
-    y0: int
-    y1: int
-    frames: tuple[int, ...]
-
-    @property
-    def samples(self) -> int:
-        return (self.x1 - self.x0) * (self.y1 - self.y0) * len(self.frames)
-
-
-class TileSampler:
-    """Draws `tiles` tiles per step from a clip of T x H x W pixels in GOPs of `gop` frames.
-
-    A tile's GOP is that of a uniformly drawn frame (long GOPs are drawn in proportion to their
-    length); its frames are `frames` distinct frames of that GOP (all when the GOP is shorter),
-    sorted; its origin is uniform over [-(size-1), W) x [-(size-1), H) and the rectangle is
-    clipped to the frame, so that every pixel, border ones included, is covered with the same
-    probability. `valid_frames` (a mask that leaves whole frames out) restricts the draw.
-    """
-
-    def __init__(self, width: int, height: int, frames: int, gop: int, tile_size: int,
-                 frames_per_tile: int, tiles: int, generator: torch.Generator,
+    def __init__(self, frames: int, gop: int, count: int, generator: torch.Generator,
                  valid_frames: Sequence[int] | None = None):
-        self.W, self.H, self.T, self.gop = width, height, frames, gop
-        self.tw, self.th = min(tile_size, width), min(tile_size, height)
-        self.fpt = max(1, frames_per_tile)
-        self.tiles = max(1, tiles)
-        self.gen = generator
+        self.gop, self.count, self.gen = gop, max(1, count), generator
         pool = list(range(frames)) if valid_frames is None else sorted(set(int(f) for f in valid_frames))
         if not pool:
             raise ValueError("every frame is masked out")
@@ -77,140 +52,54 @@ class TileSampler:
         for f in pool:
             self.by_gop.setdefault(f // gop, []).append(f)
 
-    def _randint(self, high: int) -> int:
+    def randint(self, high: int) -> int:
         return int(torch.randint(0, high, (1,), generator=self.gen, device=self.gen.device))
 
-    def _span(self, size: int, full: int) -> tuple[int, int]:
-        a = self._randint(full + size - 1) - (size - 1)
-        return max(0, a), min(full, a + size)
+    def draw(self) -> tuple[int, tuple[int, ...]]:
+        k = int(self.pool[self.randint(len(self.pool))]) // self.gop
+        members = self.by_gop[k]
+        if self.count >= len(members):
+            return k, tuple(members)
+        pick = torch.randperm(len(members), generator=self.gen, device=self.gen.device)[: self.count]
+        return k, tuple(members[i] for i in pick.sort().values.tolist())
 
-    def next(self) -> list[Tile]:
+
+@dataclass(frozen=True)
+class PointSet:
+    """`pixels` (flat indices y * W + x, sorted) of `frames`, all in GOP `gop`: random pixels that
+    share their latent across the frames."""
+
+    gop: int
+    frames: tuple[int, ...]
+    pixels: Tensor
+
+    @property
+    def samples(self) -> int:
+        return self.pixels.numel() * len(self.frames)
+
+
+class PointSetSampler:
+    """Draws `sets` point sets per step: GOP and frames as `_GopFrames`, `points` pixels
+    uniformly (with replacement) over the frame."""
+
+    def __init__(self, width: int, height: int, frames: int, gop: int, points: int,
+                 frames_per_set: int, sets: int, generator: torch.Generator,
+                 valid_frames: Sequence[int] | None = None):
+        self.pixels, self.points, self.sets = width * height, max(1, points), max(1, sets)
+        self.draws = _GopFrames(frames, gop, frames_per_set, generator, valid_frames)
+
+    def next(self) -> list[PointSet]:
         out = []
-        for _ in range(self.tiles):
-            k = int(self.pool[self._randint(len(self.pool))]) // self.gop
-            members = self.by_gop[k]
-            if self.fpt < len(members):
-                pick = torch.randperm(len(members), generator=self.gen, device=self.gen.device)[: self.fpt].sort().values.tolist()
-                frames = tuple(members[i] for i in pick)
-            else:
-                frames = tuple(members)
-            x0, x1 = self._span(self.tw, self.W)
-            y0, y1 = self._span(self.th, self.H)
-            out.append(Tile(k, x0, x1, y0, y1, frames))
+        for _ in range(self.sets):
+            k, frames = self.draws.draw()
+            pix = torch.randint(0, self.pixels, (self.points,), generator=self.draws.gen, device=self.draws.gen.device)
+            out.append(PointSet(k, frames, pix.sort().values))
         return out
 
 
-# ------------------------------------------------------------------ separable lookups of many tiles
+# ------------------------------------------------------------------ the fused loss of a point set
 
-@dataclass
-class _AxisPlan:
-    """Where the points of one axis of a tile read one level: first cell (relative to the block
-    start `lo`), fraction, and the block [lo, hi) of cells read."""
-
-    idx: Tensor
-    frac: Tensor
-    lo: int
-    hi: int
-
-
-def _axis_plan(c: Tensor, res: int) -> _AxisPlan:
-    i0, f = _axis_cells(c, res)
-    lo = int(i0.min())
-    hi = min(res, int(i0.max()) + 2)
-    return _AxisPlan(i0 - lo, f, lo, hi)
-
-
-class _TileFeatures(torch.autograd.Function):
-    """Planar features [sum of C, points] of every tile from every table (all levels at once).
-
-    `reads[i]` lists, for tile i, (table number, grid index, x plan, y plan) in feature order.
-    The forward is `grids.lattice_lookup` restricted to the block of cells a tile reads (the same
-    operations, the same values); the backward scatters every tile's gradient into one
-    zero-initialised gradient per table.
-    """
-
-    @staticmethod
-    def forward(ctx, reads, *tables: Tensor):  # type: ignore[override]
-        outs = []
-        for tile_reads in reads:
-            feats = []
-            for ti, g, px, py in tile_reads:
-                block = tables[ti][g, :, py.lo:py.hi, px.lo:px.hi]
-                rows = torch.lerp(block.index_select(2, px.idx), block.index_select(2, px.idx + 1), px.frac)
-                feats.append(torch.lerp(rows.index_select(1, py.idx), rows.index_select(1, py.idx + 1),
-                                        py.frac.unsqueeze(1)).reshape(block.shape[0], -1))
-            outs.append(torch.cat(feats, dim=0))
-        ctx.reads = reads
-        ctx.shapes = [(t.shape, t.dtype, t.device) for t in tables]
-        return tuple(outs)
-
-    @staticmethod
-    def backward(ctx, *grads: Tensor):  # type: ignore[override]
-        gts: list[Tensor | None] = [None] * len(ctx.shapes)
-        for ti, need in enumerate(ctx.needs_input_grad[1:]):
-            if need:
-                shape, dtype, dev = ctx.shapes[ti]
-                gts[ti] = torch.zeros(shape, dtype=dtype, device=dev).contiguous(memory_format=torch.channels_last)
-        for tile_reads, g_out in zip(ctx.reads, grads):
-            if g_out is None:
-                continue
-            row = 0
-            for ti, g, px, py in tile_reads:
-                gt = gts[ti]
-                c = ctx.shapes[ti][0][1]
-                go = g_out[row:row + c]
-                row += c
-                if gt is None:
-                    continue
-                th, tw = py.idx.numel(), px.idx.numel()
-                go = go.reshape(c, th, tw)
-                # transposed y pass, then transposed x pass (lerp(a, b, f) = a (1 - f) + b f)
-                fy = py.frac.view(1, th, 1)
-                g_rows = go.new_zeros(c, py.hi - py.lo, tw)
-                g_rows.index_add_(1, py.idx, go * (1 - fy))
-                g_rows.index_add_(1, py.idx + 1, go * fy)
-                fx = px.frac.view(1, 1, tw)
-                g_block = go.new_zeros(c, py.hi - py.lo, px.hi - px.lo)
-                g_block.index_add_(2, px.idx, g_rows * (1 - fx))
-                g_block.index_add_(2, px.idx + 1, g_rows * fx)
-                gt[g, :, py.lo:py.hi, px.lo:px.hi] += g_block
-        ctx.reads = None
-        return (None, *gts)
-
-
-def pixel_axis(start: int, stop: int, size: int, like: Tensor) -> Tensor:
-    """Normalised pixel-centre coordinates (i + 0.5) / size of pixels start..stop-1 (dtype and
-    device of `like`)."""
-    return (torch.arange(start, stop, dtype=like.dtype, device=like.device) + 0.5) / size
-
-
-def tile_features(model: NVTM, tiles: Sequence[Tile], latent: Sequence[Tensor],
-                  static: Sequence[Tensor]) -> list[Tensor]:
-    """Planar latent z [Z, points] of each tile (points in raster order), in the feature order of
-    `NVTM._features` (latent levels of grid k+p for each neighbour p, then static levels)."""
-    like = model.norm_bounds
-    tables = [*latent, *static]
-    n_lat = len(latent)
-    reads = []
-    for tile in tiles:
-        xs = pixel_axis(tile.x0, tile.x1, model.width, like)
-        ys = pixel_axis(tile.y0, tile.y1, model.height, like)
-        tile_reads = []
-        for p in model.config.neighbors:
-            g = tile.gop + p
-            b = model.norm_bounds[g]
-            nx, ny = normalize_axis(xs, b[0], b[2]), normalize_axis(ys, b[1], b[3])
-            for li, t in enumerate(latent):
-                tile_reads.append((li, g, _axis_plan(nx, t.shape[3]), _axis_plan(ny, t.shape[2])))
-        for si, t in enumerate(static):
-            tile_reads.append((n_lat + si, 0, _axis_plan(xs, t.shape[3]), _axis_plan(ys, t.shape[2])))
-        reads.append(tile_reads)
-    return list(_TileFeatures.apply(reads, *tables))
-
-
-# ------------------------------------------------------------------ the fused tile loss
-
-class _DenseTileMSE(torch.autograd.Function):
+class _PointSetMSE(torch.autograd.Function):
     """Weighted sum of squared errors of the frames `tn` [F] at the points xy [P, 2] (network
     coordinates) with latents z [P, Z], against target [F, P, 3]; forward and backward chunk by
     chunk of points, all frames of a chunk in turn (the modulator and the first layer's point
@@ -322,38 +211,60 @@ class _DenseTileMSE(torch.autograd.Function):
         return (None, None if dz is None else dz * grad, None, None, None, None, None, *[g * grad for g in gws])
 
 
-def dense_tile_sse(spec: siren.SirenSpec, ws: list[Tensor], xy: Tensor, z: Tensor, tn: Tensor,
+def point_set_sse(spec: siren.SirenSpec, ws: list[Tensor], xy: Tensor, z: Tensor, tn: Tensor,
                    target: Tensor, weight: Tensor | None = None, chunk: int = 1024) -> Tensor:
-    """sum_f sum_p w (M(xy_p, t_f, z_p) - target[f, p])^2 over RGB (see `_DenseTileMSE`)."""
-    return _DenseTileMSE.apply(xy, z, tn, target, weight, spec, chunk, *ws)
+    """sum_f sum_p w (M(xy_p, t_f, z_p) - target[f, p])^2 over RGB (see `_PointSetMSE`)."""
+    return _PointSetMSE.apply(xy, z, tn, target, weight, spec, chunk, *ws)
 
 
 @dataclass
 class DenseBatch:
-    """What a step of the dense path needs besides the model: tiles and their pixels."""
+    """What a step of the dense path needs besides the model: point sets and their pixels."""
 
-    tiles: list[Tile]
-    rgb: list[Tensor]  # per tile [F, P, 3] float in [0, 1]
-    weight: list[Tensor | None]  # per tile [F, P] (1 = pixel used) or None
+    sets: list[PointSet]
+    rgb: list[Tensor]  # per set [F, P, 3] float in [0, 1]
+    weight: list[Tensor | None]  # per set [F, P] (1 = pixel used) or None
     count: float  # weighted samples x 3: the MSE's denominator
 
 
-def gather_batch(video: Tensor, tiles: list[Tile], keep: Tensor | None = None) -> DenseBatch:
-    """The pixels of `tiles` from video [T, H, W, 3] uint8 (on the fitting device); keep: bool
+def _set_pixels(frames: Tensor, part: PointSet, video: Tensor) -> Tensor:
+    """Values of `video` [T, H, W, ...] at the samples of a point set: [F, P, ...]."""
+    return video.flatten(1, 2)[frames.unsqueeze(1), part.pixels.to(video.device).unsqueeze(0)]
+
+
+def gather_batch(video: Tensor, sets: list[PointSet], keep: Tensor | None = None) -> DenseBatch:
+    """The pixels of `sets` from video [T, H, W, 3] uint8 (on the fitting device); keep: bool
     [T, H, W], False where a mask leaves a pixel out."""
     rgb, weight, count = [], [], 0.0
-    for tile in tiles:
-        fr = torch.tensor(tile.frames, device=video.device)
-        px = video[fr, tile.y0:tile.y1, tile.x0:tile.x1]
-        rgb.append(px.reshape(len(tile.frames), -1, 3).float().mul_(1.0 / 255.0))
+    for part in sets:
+        fr = torch.tensor(part.frames, device=video.device)
+        rgb.append(_set_pixels(fr, part, video).float().mul_(1.0 / 255.0))
         if keep is None:
             weight.append(None)
-            count += 3.0 * tile.samples
+            count += 3.0 * part.samples
         else:
-            w = keep[fr, tile.y0:tile.y1, tile.x0:tile.x1].reshape(len(tile.frames), -1).float()
+            w = _set_pixels(fr, part, keep).float()
             weight.append(w)
             count += 3.0 * float(w.sum())
-    return DenseBatch(tiles, rgb, weight, count)
+    return DenseBatch(sets, rgb, weight, count)
+
+
+def _point_set_inputs(model: NVTM, sets: list[PointSet], latent: list[Tensor],
+                      static: list[Tensor]) -> list[tuple[Tensor, Tensor]]:
+    """(network coordinates xy [P, 2], latent z [P, Z]) of each point set: one lookup of every
+    set's points at its GOP (the latent of a model without a flow depends on nothing else)."""
+    like = model.norm_bounds
+    pix = torch.cat([p.pixels for p in sets]).to(like.device)
+    xy = torch.stack([(pix % model.width).to(like.dtype) + 0.5,
+                      torch.div(pix, model.width, rounding_mode="floor").to(like.dtype) + 0.5], dim=1)
+    xy = xy / torch.tensor([model.width, model.height], dtype=like.dtype, device=like.device)
+    counts = [p.pixels.numel() for p in sets]
+    gop_time = torch.tensor([float(p.gop * model.config.gop_size) for p in sets], dtype=like.dtype,
+                            device=like.device).repeat_interleave(torch.tensor(counts, device=like.device))
+    # one "frame" per point (its GOP's first frame) so that every set reads its own GOP
+    pts = xy.unsqueeze(1)
+    z = model._features(pts, gop_time, pts.new_zeros(len(pix), 1, 2 * len(model.config.neighbors)), latent, static)
+    return list(zip((xy * 2 - 1).split(counts), z.split(counts)))
 
 
 def dense_loss(model: NVTM, batch: DenseBatch, grids: dict[str, Tensor] | None = None,
@@ -368,18 +279,14 @@ def dense_loss(model: NVTM, batch: DenseBatch, grids: dict[str, Tensor] | None =
     if weights:
         names = {id(p): k for k, p in model.weight_tensors().items()}
         ws = [weights.get(names[id(w)], w) for w in ws]
-    feats = tile_features(model, batch.tiles, latent, static)
+    inputs = _point_set_inputs(model, batch.sets, latent, static)
     total = None
-    for tile, z, rgb, w in zip(batch.tiles, feats, batch.rgb, batch.weight):
-        xs = pixel_axis(tile.x0, tile.x1, model.width, z) * 2 - 1
-        ys = pixel_axis(tile.y0, tile.y1, model.height, z) * 2 - 1
-        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-        xy = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
-        tn = model._time_input(torch.tensor(tile.frames, dtype=z.dtype, device=z.device))
-        sse = dense_tile_sse(model.base.spec, ws, xy, z.t(), tn, rgb, w, chunk)
+    for part, (xy, z), rgb, w in zip(batch.sets, inputs, batch.rgb, batch.weight):
+        tn = model._time_input(torch.tensor(part.frames, dtype=z.dtype, device=z.device))
+        sse = point_set_sse(model.base.spec, ws, xy, z, tn, rgb, w, chunk)
         total = sse if total is None else total + sse
     return total / max(batch.count, 1.0)
 
 
-__all__ = ["supports_dense", "Tile", "TileSampler", "DenseBatch", "gather_batch", "dense_loss",
-           "tile_features", "dense_tile_sse", "pixel_axis"]
+__all__ = ["supports_dense", "PointSet", "PointSetSampler", "DenseBatch", "gather_batch", "dense_loss",
+           "point_set_sse", ]

@@ -1,5 +1,5 @@
-"""The two ways a step computes its loss: random pixels (`PixelEngine`, any model) or dense
-tiles of a GOP (`DenseEngine`, models without an alignment flow; `fit.dense`).
+"""The two ways a step computes its loss: random pixels of random frames (`PixelEngine`, any
+model) or point sets of a GOP (`DenseEngine`, models without an alignment flow; `fit.dense`).
 
 Both give the mean squared error over the samples they drew (and the per-pixel engine adds
 the auxiliary optical-flow loss while it is on); `substitutes` replace model tensors by name
@@ -15,7 +15,7 @@ from torch import Tensor
 
 from ..errors import InputError
 from ..model.nvtm import NVTM
-from .dense import TileSampler, dense_loss, gather_batch, supports_dense
+from .dense import PointSetSampler, dense_loss, gather_batch, supports_dense
 from .optical_flow import FlowTargets, compute_flow_targets
 from .options import FitOptions
 from .sampler import PixelSampler
@@ -60,8 +60,9 @@ class PixelEngine:
 
 
 class DenseEngine:
-    """`tiles_per_step` tiles of pixels x frames of one GOP per step (`fit.dense`). A mask is a
-    per-sample weight; frames with no pixel left are never drawn."""
+    """`sets_per_step` sets of `points_per_set` random pixels x `frames_per_set` frames of one GOP
+    per step (`fit.dense`). A mask is a per-sample weight; frames with no pixel left are never
+    drawn."""
 
     name = "dense"
 
@@ -72,8 +73,8 @@ class DenseEngine:
         valid = None
         if self.keep is not None:
             valid = self.keep.reshape(T, -1).any(1).nonzero().squeeze(1).tolist()
-        self.sampler = TileSampler(W, H, T, model.config.gop_size, opts.tile_size, opts.frames_per_tile,
-                                   opts.tiles_per_step, gen, valid)
+        self.sampler = PointSetSampler(W, H, T, model.config.gop_size, opts.points_per_set, opts.frames_per_set,
+                                       opts.sets_per_step, gen, valid)
         self.chunk = model.fused_chunk
 
     def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, aux: bool) -> tuple[Tensor, Tensor, int]:
@@ -84,7 +85,7 @@ class DenseEngine:
             grids = {k: v for k, v in substitutes.items() if k in gnames}
             weights = {k: v for k, v in substitutes.items() if k not in gnames}
         mse = dense_loss(model, batch, grids, weights, self.chunk)
-        return mse, mse, sum(t.samples for t in batch.tiles)
+        return mse, mse, sum(t.samples for t in batch.sets)
 
 
 def engine_name(model: NVTM, opts: FitOptions) -> str:

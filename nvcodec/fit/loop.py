@@ -16,7 +16,7 @@ auxiliary loss, bounds frozen, quantisation-aware fitting (the last `qat_fractio
 sees fake-quantised grids, and weights when `weight_rel_step` is set, with the
 bitstream's own quantisers).
 
-A step's loss comes from one of two engines (`fit.engines`): dense tiles of a GOP for
+A step's loss comes from one of two engines (`fit.engines`): point sets of a GOP for
 models without an alignment flow (the encoder's default family; `fit.dense`), random
 pixels otherwise. Adaptive normalisation bounds depend on the alignment flow only, so
 without a flow they are estimated once; with one they are re-estimated every

@@ -22,25 +22,25 @@ class FitOptions:
     time_budget: float | None = None  # wall-clock seconds, from the call of fit()
     device: str = "auto"  # "auto" | "cpu" | "cuda"
     seed: int = 0
-    # "dense": tiles of pixels x frames of one GOP (`fit.dense`; models without an alignment
-    # flow); "pixel": random pixels of random frames (any model); "auto": dense when it applies.
-    # The default stays "pixel": measured on a 360x240x47 crop at 0.3 bpp (1 thread, 1000 steps),
-    # dense tiles reach 4-5x the samples per second but 25.5 dB against 27.0 dB for random
-    # pixels (29.2 dB with 10x larger random batches): tile samples are too correlated.
-    engine: str = "pixel"
+    # "dense": point sets, random pixels seen in several frames of one GOP (`fit.dense`; models
+    # without an alignment flow); "pixel": random pixels of random frames (any model); "auto":
+    # dense where it applies. Measured on a 360x240x47 crop at 0.3 bpp (1 thread, 30 s fits):
+    # dense 4x the samples per second of the pixel engine and +0.5 dB (benchmarks/RESULTS.md).
+    engine: str = "auto"
     # per-pixel engine: small batches, many steps (best PSNR per second on CPU for that engine)
     frames_per_batch: int = 8
     pixels_per_frame: int = 256
-    # dense engine: `tiles_per_step` tiles of up to tile_size^2 pixels x `frames_per_tile` frames
-    tile_size: int = 64
-    frames_per_tile: int = 10
-    tiles_per_step: int = 4
+    # dense engine: `sets_per_step` sets of `points_per_set` pixels x `frames_per_set` frames
+    # (~38 k samples per step on a 47-frame clip; 256-2048 points and 4-16 sets within noise)
+    points_per_set: int = 512
+    sets_per_step: int = 8
+    frames_per_set: int = 10
     lr_grid: float = 3e-2  # grids want ~30x the base network's rate (Instant-NGP-like)
     lr_base: float = 1e-3
     lr_flow: float = 1e-3
-    # the dense engine's steps hold ~100x the samples of a per-pixel step: they take larger rates
-    dense_lr_grid: float = 3e-2
-    dense_lr_base: float = 1e-3
+    # the dense engine's steps hold ~20x the samples of a per-pixel step: they take larger rates
+    dense_lr_grid: float = 6e-2
+    dense_lr_base: float = 4e-3
     betas: tuple[float, float] = (0.9, 0.99)
     eps: float = 1e-15
     warmup_fraction: float = 0.02
@@ -92,8 +92,8 @@ class FitOptions:
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise InputError(f"{name} must be in [0, 1], got {v}")
-        if min(self.frames_per_batch, self.pixels_per_frame, self.tile_size, self.frames_per_tile,
-               self.tiles_per_step) < 1:
+        if min(self.frames_per_batch, self.pixels_per_frame, self.points_per_set, self.frames_per_set,
+               self.sets_per_step) < 1:
             raise InputError("batch sizes must be positive")
         return self
 

@@ -187,7 +187,12 @@ class NVTM(nn.Module):
             return None
         return int(self.gop_index(torch.tensor([t], dtype=torch.float32)).item())
 
-    def _features(self, xy: Tensor, t: Tensor, flow: Tensor) -> Tensor:
+    def _features(self, xy: Tensor, t: Tensor, flow: Tensor, latent: Sequence[Tensor] | None = None,
+                  static: Sequence[Tensor] | None = None) -> Tensor:
+        """Latent z [F * P, Z] of points xy [F, P, 2] at times t [F]; `latent` / `static`
+        replace the model's grid tables (fake-quantised copies during quantisation-aware fits)."""
+        latent = list(self.latent) if latent is None else list(latent)
+        static = list(self.static) if static is None else list(static)
         fr, pts = xy.shape[0], xy.shape[1]
         s_all = fr * pts
         k = self.gop_index(t).long()
@@ -201,11 +206,11 @@ class NVTM(nn.Module):
             coords.append(normalize(aligned, bounds.unsqueeze(1)).reshape(s_all, 2))
             gidx.append((k + p).repeat_interleave(pts))
         feats = []
-        lat = grid_lookup(list(self.latent), torch.cat(coords), torch.cat(gidx))
+        lat = grid_lookup(latent, torch.cat(coords), torch.cat(gidx))
         feats.extend(lat.split(s_all, dim=0))
         xy_flat = xy.reshape(s_all, 2)
-        if len(self.static):
-            feats.append(grid_lookup(list(self.static), xy_flat))
+        if static:
+            feats.append(grid_lookup(static, xy_flat))
         return torch.cat(feats, dim=1)
 
     def forward(self, xy: Tensor, t: Tensor, target: Tensor | None = None, return_flow: bool = False):

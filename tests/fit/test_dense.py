@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from nvcodec.fit import FitOptions, fit
-from nvcodec.fit.dense import Tile, TileSampler, dense_loss, gather_batch, supports_dense
+from nvcodec.fit.dense import PointSet, PointSetSampler, dense_loss, gather_batch, supports_dense
 from nvcodec.model.config import NVTMConfig
 from nvcodec.model.nvtm import NVTM
 
@@ -26,22 +26,24 @@ def test_dense_loss_and_gradients_match_the_pixel_path():
     assert supports_dense(m)
     video = torch.randint(0, 256, (T, H, W, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     n = m.config.gop_size
-    tiles = [Tile(0, 3, 20, 2, 11, (0, 1)), Tile((T - 1) // n, 30, 40, 0, 24, (T - 1,)), Tile(1, 0, 7, 20, 24, (n, n + 1))]
-    batch = gather_batch(video, tiles)
+    g = torch.Generator().manual_seed(3)
+    sets = [PointSet(0, (0, 1), torch.randint(0, W * H, (30,), generator=g).sort().values),
+            PointSet((T - 1) // n, (T - 1,), torch.randint(0, W * H, (17,), generator=g).sort().values),
+            PointSet(1, (n, n + 1), torch.arange(W * H - 9, W * H))]  # the last row's corner
+    batch = gather_batch(video, sets)
     batch.rgb = [r.double() for r in batch.rgb]
-    loss = dense_loss(m, batch, chunk=50)
+    loss = dense_loss(m, batch, chunk=7)  # chunks smaller than a set: the chunk loop is exercised
     loss.backward()
     dense_grads = {k: p.grad.clone() for k, p in m.named_parameters() if p.grad is not None}
     m.zero_grad()
     total = 0
-    for tile, rgb in zip(tiles, batch.rgb):
-        X, Y = torch.meshgrid(torch.arange(tile.x0, tile.x1, dtype=torch.float64),
-                              torch.arange(tile.y0, tile.y1, dtype=torch.float64), indexing="xy")
-        xy = torch.stack([(X.reshape(-1) + 0.5) / W, (Y.reshape(-1) + 0.5) / H], 1)
-        for i, f in enumerate(tile.frames):
+    for part, rgb in zip(sets, batch.rgb):
+        xy = torch.stack([(part.pixels % W).double() + 0.5, (part.pixels // W).double() + 0.5], 1)
+        xy = xy / torch.tensor([W, H], dtype=torch.float64)
+        for i, f in enumerate(part.frames):
             mse, _ = m.fit_loss(xy[None], torch.tensor([float(f)], dtype=torch.float64), rgb[i][None])
             total = total + mse * xy.shape[0]
-    ref = total / sum(t.samples for t in tiles)
+    ref = total / sum(p.samples for p in sets)
     ref.backward()
     assert abs(loss.item() - ref.item()) < 1e-12 * ref.item()
     assert dense_grads.keys() == {k for k, p in m.named_parameters() if p.grad is not None}
@@ -50,20 +52,39 @@ def test_dense_loss_and_gradients_match_the_pixel_path():
             assert torch.allclose(dense_grads[k], p.grad, rtol=1e-9, atol=1e-12), k
 
 
-def test_tile_sampler_covers_the_border_and_stays_in_one_gop():
-    s = TileSampler(W, H, T, 3, 16, 2, 64, torch.Generator().manual_seed(0))
-    tiles = s.next()
-    assert min(t.x0 for t in tiles) == 0 and max(t.x1 for t in tiles) == W
-    for t in tiles:
-        assert all(f // 3 == t.gop for f in t.frames) and 0 <= t.x0 < t.x1 <= W and 0 <= t.y0 < t.y1 <= H
+def test_point_sets_stay_in_one_gop_and_cover_the_frame():
+    s = PointSetSampler(W, H, T, 3, 64, 2, 64, torch.Generator().manual_seed(0))
+    sets = s.next()
+    assert len(sets) == 64 and all(p.pixels.numel() == 64 and len(p.frames) <= 2 for p in sets)
+    for p in sets:
+        assert all(f // 3 == p.gop for f in p.frames) and list(p.frames) == sorted(set(p.frames))
+        assert torch.equal(p.pixels, p.pixels.sort().values) and 0 <= int(p.pixels.min()) <= int(p.pixels.max()) < W * H
+    seen = torch.zeros(W * H, dtype=torch.bool)
+    seen[torch.cat([p.pixels for p in sets])] = True
+    assert seen.float().mean() > 0.95  # 4096 uniform draws over 960 pixels miss ~1.4 %
+    assert {p.gop for p in sets} == {0, 1, 2}
+
+
+def test_masked_frames_are_never_drawn_and_masked_pixels_weigh_nothing():
+    keep = torch.ones(T, H, W, dtype=torch.bool)
+    keep[2] = False
+    keep[:, :, :5] = False
+    s = PointSetSampler(W, H, T, 3, 40, 3, 30, torch.Generator().manual_seed(0), valid_frames=[0, 1, 3, 4, 5, 6])
+    sets = s.next()
+    assert all(2 not in p.frames for p in sets)
+    video = torch.randint(0, 256, (T, H, W, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    batch = gather_batch(video, sets, keep)
+    for p, w in zip(sets, batch.weight):
+        expected = ((p.pixels % W) >= 5).float().expand(len(p.frames), -1)
+        assert torch.equal(w, expected)
+    assert batch.count == 3.0 * sum(float(w.sum()) for w in batch.weight)
 
 
 def test_dense_fit_is_deterministic_and_beats_the_mean_colour():
     video = torch.randint(0, 256, (T, H, W, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     video = (video.float() * 0 + torch.linspace(0, 255, W).view(1, 1, W, 1)).to(torch.uint8)  # a ramp
     cfg = NVTMConfig.tiny().replace(alignment="none")
-    opts = FitOptions(steps=300, device="cpu", engine="dense", tile_size=16, tiles_per_step=2, eval_pixels=None,
-                      dense_lr_base=5e-3)
+    opts = FitOptions(steps=300, device="cpu", engine="dense", points_per_set=128, sets_per_step=2, eval_pixels=None)
     a, b = NVTM(cfg, W, H, T, seed=0), NVTM(cfg, W, H, T, seed=0)
     ra, rb = fit(a, video, opts), fit(b, video, opts)
     assert ra.engine == "dense" and ra.psnr == rb.psnr
