@@ -94,12 +94,14 @@ def rgb_uint8_tensor(rgb: np.ndarray):
 # ------------------------------------------------------------------ machine / provenance
 
 def git_commit() -> str:
-    """`<sha>` of HEAD, with `+dirty` when the working tree has changes; '?' without git."""
+    """`<sha>` of HEAD, with `+dirty` when the working tree has changes (untracked files
+    included: an uncommitted module can change what runs); '?' without git. Results folders
+    do not count (a benchmark writes them before the commit that keeps them)."""
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":(exclude)benchmarks/results"],
+                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "?"
     return (sha or "?") + ("+dirty" if dirty else "")
