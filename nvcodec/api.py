@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -92,6 +92,9 @@ class EncodeReport:
     model: dict[str, Any]
     rate: dict[str, Any]
     masked_psnr: float | None = None  # inpainting: RGB PSNR inside the mask (vs the unmasked source)
+    # RGB PSNR of each stage from the fit to the file: the fitted model ("float"), its 8-bit
+    # grids and quantised weights ("quantized"), the decoded file ("decoded", = psnr)
+    psnr_stages: dict[str, float | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {k: json_value(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -162,6 +165,7 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
     from .fit import fit, fit_preset
     from .masks import build_mask
     from .model.nvtm import NVTM
+    from .rate.coded_grids import coded_grids
     from .rate.search import describe as describe_rate
     from .rate.search import search_rate
     from .rate.sizing import choose_config, describe
@@ -182,10 +186,14 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
     model = NVTM(sizing.config, info.width, info.height, info.frames, seed=options.seed)
     budget = options.time_budget if options.time_budget is not None or options.steps else DEFAULT_TIME_BUDGET
     ckpt = options.checkpoint_path or Path(str(dst) + ".ckpt")
+    header = StreamHeader.from_video_info(info)
+    target_bytes = options.bpp * info.pixels / 8
+    as_file = coded_grids(header, target_bytes, weight_rel_step=rate.weight_rel_step, tolerance=options.tolerance,
+                          preset=options.x265_preset)
     fit_opts = fit_preset(
         "encode", steps=options.steps, time_budget=budget, device=str(device), seed=options.seed,
         weight_rel_step=rate.weight_rel_step, checkpoint_path=str(ckpt), resume=options.resume,
-        progress_bar=options.progress, **options.fit_overrides)
+        progress_bar=options.progress, **{"grid_codec": as_file, **options.fit_overrides})
     try:
         fit_result = fit(model, video, fit_opts, mask=None if mask is None else torch.from_numpy(mask))
     except Interrupted as e:
@@ -193,8 +201,6 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
 
     try:
         model = model.eval()  # stays on the fitting device: quantize_model copies to the CPU
-        header = StreamHeader.from_video_info(info)
-        target_bytes = options.bpp * info.pixels / 8
         encoder_info = {"encoder": f"nvcodec {__version__}", "target_bpp": options.bpp,
                         "fit_steps": fit_result.steps, "seed": options.seed}
         choice = search_rate(lambda step: model_codec.quantize_model(model, step), header, target_bytes,
@@ -204,7 +210,11 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
         # honest report: parse the bytes we are about to write, exactly as the decoder does
         container = read_container(choice.data, known_types=model_codec.KNOWN_TYPES)
         decoded = model_codec.model_from_container(container, device)
-        quality = measure_quality(decoded, model, info, frames, rgb, mask, device=device)
+        # where the decibels go: the fitted model, its 8-bit grids and quantised weights (grids
+        # coded losslessly), the file (HEVC grids)
+        quantized = model_codec.model_from_quantized(model_codec.quantize_model(model, choice.weight_rel_step), device)
+        quality = measure_quality(decoded, {"float": model, "quantized": quantized}, info, frames, rgb, mask,
+                                  device=device)
 
         atomic_write_bytes(dst, choice.data, overwrite=options.overwrite)
     except KeyboardInterrupt:  # the checkpoint holds the finished fit: resuming skips straight here
@@ -228,6 +238,8 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
         fps=f"{info.fps.numerator}/{info.fps.denominator}", device=str(device),
         byte_split=byte_split(container), model=describe(sizing), rate=describe_rate(choice),
         masked_psnr=quality.get("masked_psnr"),
+        psnr_stages={"float": quality["psnr_float"], "quantized": quality["psnr_quantized"],
+                     "decoded": quality["psnr_rgb"]},
     )
 
 
@@ -264,29 +276,31 @@ def _resume_command(src, dst, options: EncodeOptions, ckpt, raw: RawSpec | None 
     return shlex.join(parts)
 
 
-def measure_quality(decoded: torch.nn.Module, fitted: torch.nn.Module | None, info: VideoInfo, frames: list,
-                    rgb: np.ndarray, mask: np.ndarray | None = None,
+def measure_quality(decoded: torch.nn.Module, references: Mapping[str, torch.nn.Module], info: VideoInfo,
+                    frames: list, rgb: np.ndarray, mask: np.ndarray | None = None,
                     device: torch.device | str = "cpu") -> dict[str, float | None]:
-    """PSNR of the decoded model's output as the decoder writes it (YUV at the source's format)."""
+    """PSNR of the decoded model's output as the decoder writes it (YUV at the source's format),
+    and the RGB PSNR (`psnr_<name>`) of each model of `references` (the stages before the file)."""
     acc = PsnrAccumulator(info.bit_depth)
-    float_mse, masked_se, masked_n = [], 0.0, 0
+    ref_mse: dict[str, list[float]] = {name: [] for name in references}
+    masked_se, masked_n = 0.0, 0
     times = [float(t) for t in range(len(frames))]
     decoded_frames = render_frames(decoded, times, info.width, info.height, device=device)
-    fitted_frames = None if fitted is None else render_frames(fitted, times, info.width, info.height, device=device)
+    ref_frames = {name: render_frames(m, times, info.width, info.height, device=device) for name, m in references.items()}
     for t, src_frame in enumerate(frames):
-        out_rgb = next(decoded_frames)
-        out_yuv = rgb_to_yuv(out_rgb, info)
+        out_yuv = rgb_to_yuv(next(decoded_frames), info)
+        out_rgb = yuv_to_rgb(out_yuv, info)  # the RGB of the file a decoder writes (rounded to its format)
         acc.add(frame_errors(src_frame, out_yuv, info.bit_depth, rgb[t], out_rgb))
-        if fitted_frames is not None:
-            f_rgb = next(fitted_frames)
-            float_mse.append(float(np.mean((f_rgb.astype(np.float64) - rgb[t]) ** 2)))
+        for name, it in ref_frames.items():
+            ref_mse[name].append(float(np.mean((next(it).astype(np.float64) - rgb[t]) ** 2)))
         if mask is not None and mask[t].any():
             d = (out_rgb[mask[t]].astype(np.float64) - rgb[t][mask[t]]) ** 2
             masked_se += float(d.sum())
             masked_n += d.size
     s = acc.summary()
     out = {k: s[k] for k in ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "psnr_rgb")}
-    out["psnr_float"] = float(10 * np.log10(1 / max(np.mean(float_mse), 1e-12))) if float_mse else None
+    for name, mses in ref_mse.items():
+        out[f"psnr_{name}"] = float(10 * np.log10(1 / max(np.mean(mses), 1e-12)))
     if masked_n:
         out["masked_psnr"] = float(10 * np.log10(1 / max(masked_se / masked_n, 1e-12)))
     return out

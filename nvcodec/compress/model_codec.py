@@ -242,16 +242,21 @@ def _instantiate(config: NVTMConfig, width: int, height: int, frames: int) -> NV
         raise BitstreamError(f"model config cannot be instantiated: {exc}") from None
 
 
+def dequantized_grids(q: QuantizedModel) -> dict[str, torch.Tensor]:
+    """The float grids a decoder evaluates, by the names of `NVTM.grid_tensors`."""
+    tensors: dict[str, torch.Tensor] = {}
+    kinds = [("latent", q.latent)] + ([("static", q.static)] if q.static is not None else [])
+    for kind, grids in kinds:
+        for i, (codes, (lo, hi)) in enumerate(zip(grids.codes, grids.ranges)):
+            tensors[f"{kind}.{i}"] = dequantize_grid(torch.from_numpy(codes), torch.from_numpy(lo), torch.from_numpy(hi))
+    return tensors
+
+
 def model_from_quantized(q: QuantizedModel, device: torch.device | str = "cpu") -> NVTM:
     """The float model a decoder evaluates: dequantised grids and weights."""
     model = _instantiate(q.config, q.width, q.height, q.frames)
     names = list(model.weight_tensors().keys())
-    tensors: dict[str, torch.Tensor] = {}
-    for i, (codes, (lo, hi)) in enumerate(zip(q.latent.codes, q.latent.ranges)):
-        tensors[f"latent.{i}"] = dequantize_grid(torch.from_numpy(codes), torch.from_numpy(lo), torch.from_numpy(hi))
-    if q.static is not None:
-        for i, (codes, (lo, hi)) in enumerate(zip(q.static.codes, q.static.ranges)):
-            tensors[f"static.{i}"] = dequantize_grid(torch.from_numpy(codes), torch.from_numpy(lo), torch.from_numpy(hi))
+    tensors = dequantized_grids(q)
     for name, ints, step in zip(names, q.weights, q.steps):
         tensors[name] = dequantize_weight(torch.from_numpy(np.ascontiguousarray(ints)), step)
     pos = 0

@@ -30,6 +30,12 @@ class FitState:
     psnr_ema: float | None = None
     norm_frozen: bool = False
     samples: int = 0
+    # HEVC in the loop: round trips done so far, and what the last one gave: the codec's error
+    # (decoded - grid at that moment) to add to the grids, or the decoded grids themselves
+    # once the grids are frozen ("exact")
+    codec_refreshes: int = 0
+    codec_tensors: dict = field(default_factory=dict)
+    codec_exact: bool = False
 
 
 def save_checkpoint(path: str, model: NVTM, opt: torch.optim.Optimizer, state: FitState, rng: torch.Tensor,
@@ -46,6 +52,8 @@ def save_checkpoint(path: str, model: NVTM, opt: torch.optim.Optimizer, state: F
         "history": [list(h) for h in state.history],
         "psnr_ema": state.psnr_ema,
         "norm_frozen": state.norm_frozen,
+        "codec": {"refreshes": state.codec_refreshes, "exact": state.codec_exact,
+                  "tensors": {k: v.detach().cpu() for k, v in state.codec_tensors.items()}},
         "config": model.config.to_dict(),
         "geometry": [model.width, model.height, model.frames],
         "seed": seed,
@@ -81,10 +89,15 @@ def restore_checkpoint(path: str, model: NVTM, opt: torch.optim.Optimizer, gen: 
         opt.load_state_dict(st["optimizer"])
         gen.set_state(st["rng"])
         ema = st["psnr_ema"]
+        codec = st.get("codec", {"refreshes": 0, "exact": False, "tensors": {}})
+        grids = model.grid_tensors()
+        tensors = {k: v.to(grids[k].device).contiguous(memory_format=torch.channels_last)
+                   for k, v in codec["tensors"].items()}
         return FitState(step=int(st["step"]), elapsed=float(st["elapsed"]),
                         history=[tuple(h) for h in st["history"]],
                         psnr_ema=None if ema is None else float(ema), norm_frozen=bool(st["norm_frozen"]),
-                        samples=int(st.get("samples", 0)))
+                        samples=int(st.get("samples", 0)), codec_refreshes=int(codec["refreshes"]),
+                        codec_tensors=tensors, codec_exact=bool(codec["exact"]))
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError, BitstreamError) as e:
         raise InputError(f"checkpoint {path} is damaged ({type(e).__name__}: {e})".splitlines()[0]) from None
 

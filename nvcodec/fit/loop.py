@@ -48,7 +48,7 @@ from .engines import engine_name, engine_rates, make_engine
 from .evaluate import evaluate_psnr, unit_psnr
 from .interrupt import StopSignals
 from .options import FIT_PRESETS, FitOptions, FitProgress, FitResult, fit_preset
-from .schedule import Phase, lr_factor, phase_at, plan_phases
+from .schedule import Phase, codec_refresh_points, lr_factor, phase_at, plan_phases
 
 
 def _resolve_device(name: str) -> torch.device:
@@ -101,13 +101,39 @@ def _param_groups(model: NVTM, grids: list[Tensor], lr_grid: float, lr_base: flo
     return [g for g in groups if g["params"]]
 
 
-def _qat_substitutes(model: NVTM, opts: FitOptions) -> dict[str, Tensor]:
-    """Fake-quantised grids (and weights with `weight_rel_step`) for one QAT step."""
-    over = {k: fake_quantize_grid(p, noise=opts.qat_noise) for k, p in model.grid_tensors().items()}
+def _qat_substitutes(model: NVTM, opts: FitOptions, phase: Phase, state: FitState) -> dict[str, Tensor] | None:
+    """What replaces the model's tensors in one step of `phase`: nothing before QAT; then the
+    grids fake-quantised to 8 bits, or as the codec returned them (`_refresh_codec`), and the
+    weights fake-quantised at `weight_rel_step`."""
+    if not phase.qat:
+        return None
+    grids = model.grid_tensors()
+    if phase.coded and state.codec_exact:
+        over = dict(state.codec_tensors)
+    elif phase.coded and state.codec_tensors:  # straight through: the grid plus the codec's last error
+        over = {k: p + state.codec_tensors[k] for k, p in grids.items()}
+    else:
+        over = {k: fake_quantize_grid(p, noise=opts.qat_noise) for k, p in grids.items()}
     if opts.weight_rel_step:
         over.update({k: fake_quantize_weight(p, weight_step(p, opts.weight_rel_step))
                      for k, p in model.weight_tensors().items()})
     return over
+
+
+@torch.no_grad()
+def _refresh_codec(model: NVTM, opts: FitOptions, state: FitState, points: list[float], frac: float) -> None:
+    """Round-trip the grids through the codec when the run has reached the next refresh point:
+    keep the codec's error (straight-through offsets), or, at the last point (the grids freeze
+    for the fine-tuning), the decoded grids themselves."""
+    if opts.grid_codec is None or state.codec_refreshes >= len(points) or frac < points[state.codec_refreshes]:
+        return
+    while state.codec_refreshes < len(points) and frac >= points[state.codec_refreshes]:
+        state.codec_refreshes += 1  # a budget overrun skips points: one round trip for all of them
+    exact = opts.finetune_fraction > 0 and state.codec_refreshes == len(points)
+    decoded = opts.grid_codec(model, False)
+    grids = model.grid_tensors()
+    state.codec_tensors = decoded if exact else {k: decoded[k] - p.detach() for k, p in grids.items()}
+    state.codec_exact = exact
 
 
 class _Reporter:
@@ -199,6 +225,7 @@ def fit(model: NVTM, video_rgb: Tensor, options: FitOptions, *, mask: Tensor | N
     need_targets = use_aux and (opts.steps is None or state.step < opts.aux_fraction * opts.steps)
     engine = make_engine(kind, model, video, opts, gen, None if mask is None else mask.to(dev), need_targets)
     phases = plan_phases(opts, use_aux)
+    refresh_points = codec_refresh_points(phases, opts.codec_refreshes)
     lattice = _lattice(model.width, model.height, opts.norm_points, dev)
     elapsed0 = state.elapsed
 
@@ -253,8 +280,8 @@ def fit(model: NVTM, video_rgb: Tensor, options: FitOptions, *, mask: Tensor | N
                     g["lr"] = g["base_lr"] * lr
                 phase = phase_at(phases, frac)
                 update_bounds(phase)
-                mse, total, samples = engine.loss(model, _qat_substitutes(model, opts) if phase.qat else None,
-                                                  phase.aux)
+                _refresh_codec(model, opts, state, refresh_points, frac)
+                mse, total, samples = engine.loss(model, _qat_substitutes(model, opts, phase, state), phase.aux)
                 opt.zero_grad(set_to_none=True)
                 total.backward()
                 _hand_over_grads(aliases)

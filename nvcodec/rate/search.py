@@ -43,8 +43,9 @@ class RateChoice:
         return len(self.data)
 
 
-def _build(q: QuantizedModel, header: StreamHeader, latent_qp: int | None, static_qp: int | None,
-           rel_step: float, preset: str, encoder_info: dict | None) -> RateChoice:
+def build_choice(q: QuantizedModel, header: StreamHeader, latent_qp: int | None, static_qp: int | None,
+                 rel_step: float, preset: str, encoder_info: dict | None = None) -> RateChoice:
+    """The file of `q` at these settings (one HEVC encode per grid kind)."""
     chunks, recon = model_codec.build_chunks(q, latent_qp=latent_qp, static_qp=static_qp, preset=preset,
                                              encoder_info=encoder_info)
     data = write_container(model_codec.make_container(header, chunks))
@@ -80,7 +81,7 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
         step = weight_rel_step if step is None else step
         key = (lq, sq, step)
         if key not in cache:
-            cache[key] = _build(qm or q, header, lq, sq, step, preset, encoder_info)
+            cache[key] = build_choice(qm or q, header, lq, sq, step, preset, encoder_info)
         return cache[key]
 
     has_static = q.static is not None

@@ -89,6 +89,11 @@ def test_bdrate_smoke(tiny_clip: Path, tmp_path: Path, mean_colour_psnr) -> None
     # anchors' < 1.5 bpp: no BD-PSNR, and no number is invented); the means count only values
     for r in (r for r in bd if r["clip"] != "MEAN"):
         q, rate = float(r["overlap_quality"]), float(r["overlap_rate"])
+        if r["metric"] == "ms_ssim_db" and r["points_test"] == "1":
+            # MS-SSIM of a 64x64 clip (a window of 4 pixels at its coarsest scale) need not rise
+            # with the rate: the non-monotone point is dropped, said so, and no BD is invented
+            assert r["flag"] == "too few monotone points" and math.isnan(float(r["bd_rate"])), r
+            continue
         assert (r["points_test"], r["points_anchor"]) == ("2", "2") and r["flag"] == bdrate.overlap_flag(q, rate), r
         assert math.isnan(float(r["bd_rate"])) == (q <= 0) and math.isnan(float(r["bd_psnr"])) == (rate <= 0), r
     for r in (r for r in bd if r["clip"] == "MEAN"):
@@ -163,7 +168,7 @@ def test_model_choice_smoke(tiny_clip: Path, tmp_path: Path, mean_colour_psnr) -
 
 def test_model_choice_decode_cost_caps(tiny_clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "mc"
-    assert model_choice.main(["--clips", str(tiny_clip), "--steps", "1", "--bpp", "6", "--families", "codec",
+    assert model_choice.main(["--clips", str(tiny_clip), "--steps", "1", "--bpp", "8", "--families", "codec",
                               "--grid-bits", "2", "--decode-macs", "0,700", "--qps", "30", "--out", str(out),
                               "--allow-dirty"]) == 0
     _, rows = read_rows(out / "model_choice.csv")

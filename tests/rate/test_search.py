@@ -42,7 +42,7 @@ def fake_search(monkeypatch, target: float, *, grid: float = 4000.0, qp_ratio: f
     def build(q, header, lq, sq, st, preset, info):
         return search.RateChoice(lq, sq, st, b"\0" * size(lq, sq, st), q)
 
-    monkeypatch.setattr(search, "_build", build)
+    monkeypatch.setattr(search, "build_choice", build)
     q = types.SimpleNamespace(static=object())
     return search_rate(lambda s: q, None, target, weight_rel_step=step, tolerance=TOL), size
 
@@ -107,7 +107,7 @@ def real():
         width=48, height=32, frames=4, fps=25, chroma="420", chroma_siting="jpeg", bit_depth=8,
         matrix="bt601", color_range="limited"))
     quantize = lambda step: model_codec.quantize_model(m, step)  # noqa: E731
-    sizes = {qp: search._build(quantize(STEP), header, qp, qp, STEP, "medium", None).size for qp in (None, MAX_QP)}
+    sizes = {qp: search.build_choice(quantize(STEP), header, qp, qp, STEP, "medium", None).size for qp in (None, MAX_QP)}
     return quantize, header, sizes
 
 
