@@ -91,7 +91,8 @@ def run_encode(tree: Path, src: Path, work: Path, bpp: float, time_s: float, see
                threads: int | None) -> dict[str, Any]:
     """One encode in its own process from `tree`; the RESULT line it prints."""
     stem = f"{src.stem}_{tree.name}"
-    args = {"tree": str(tree.resolve()), "src": str(src), "nvc": str(work / f"{stem}.nvc"),
+    work = work.resolve()  # the process runs inside `tree`
+    args = {"tree": str(tree.resolve()), "src": str(src.resolve()), "nvc": str(work / f"{stem}.nvc"),
             "dec": str(work / f"{stem}.y4m"), "bpp": bpp, "time": time_s, "seed": seed}
     env = {**os.environ, "PYTHONPATH": str(tree.resolve())}
     if threads:
