@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import torch
 
 from .errors import DependencyError
@@ -16,3 +19,28 @@ def resolve_device(name: str) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise DependencyError(f"unknown device {name!r}: use auto, cpu or cuda")
     return torch.device(name)
+
+
+@contextlib.contextmanager
+def tf32_matmuls(enabled: bool) -> Iterator[None]:
+    """TF32 CUDA matmuls inside the block when `enabled`; torch's settings are untouched
+    otherwise (mixing its legacy `allow_tf32` flag with the newer `fp32_precision` setting
+    raises, so only the API this torch has is read and written, and only when needed)."""
+    if not enabled:
+        yield
+        return
+    matmul = torch.backends.cuda.matmul
+    if hasattr(matmul, "fp32_precision"):
+        before = matmul.fp32_precision
+        matmul.fp32_precision = "tf32"
+        try:
+            yield
+        finally:
+            matmul.fp32_precision = before
+    else:  # pragma: no cover - torch < 2.9
+        before_flag = matmul.allow_tf32
+        matmul.allow_tf32 = True
+        try:
+            yield
+        finally:
+            matmul.allow_tf32 = before_flag

@@ -40,6 +40,7 @@ import torch
 from torch import Tensor
 
 from ..compress.quantize import fake_quantize_grid, fake_quantize_weight, weight_step
+from ..device import resolve_device, tf32_matmuls
 from ..errors import InputError, Interrupted
 from ..model.nvtm import NVTM, pixel_centres
 from .checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, FitState, load_checkpoint, restore_checkpoint,
@@ -49,12 +50,6 @@ from .evaluate import evaluate_psnr, unit_psnr
 from .interrupt import StopSignals
 from .options import FIT_PRESETS, FitOptions, FitProgress, FitResult, fit_preset
 from .schedule import Phase, codec_refresh_points, lr_factor, phase_at, plan_phases
-
-
-def _resolve_device(name: str) -> torch.device:
-    from ..device import resolve_device
-
-    return resolve_device(name)
 
 
 def _lattice(width: int, height: int, count: int, device: torch.device) -> Tensor:
@@ -200,7 +195,7 @@ def fit(model: NVTM, video_rgb: Tensor, options: FitOptions, *, mask: Tensor | N
     clock = opts.clock or time.perf_counter
     t_start = clock()
     _check_geometry(model, video_rgb)
-    dev = _resolve_device(opts.device)
+    dev = resolve_device(opts.device)
     model.to(dev)
     model.train()
     model.fused_chunk = opts.fused_chunk or (1024 if dev.type == "cpu" else 1 << 16)
@@ -258,9 +253,6 @@ def fit(model: NVTM, video_rgb: Tensor, options: FitOptions, *, mask: Tensor | N
             else:
                 model.norm_bounds.copy_(model.estimate_bounds(lattice))
 
-    prev_tf32 = torch.backends.cuda.matmul.allow_tf32
-    if dev.type == "cuda" and opts.tf32:
-        torch.backends.cuda.matmul.allow_tf32 = True
     prev_threads = torch.get_num_threads()
     if opts.threads:
         torch.set_num_threads(opts.threads)
@@ -268,7 +260,7 @@ def fit(model: NVTM, video_rgb: Tensor, options: FitOptions, *, mask: Tensor | N
     in_step = False
     last_ckpt = clock()
     try:
-        with StopSignals() as stop:
+        with StopSignals() as stop, tf32_matmuls(dev.type == "cuda" and opts.tf32):
             while True:
                 frac = fraction(state.step)
                 if frac >= 1.0:
@@ -309,7 +301,6 @@ def fit(model: NVTM, video_rgb: Tensor, options: FitOptions, *, mask: Tensor | N
         raise Interrupted(f"fitting interrupted at step {state.step} (no checkpoint path was set)") from None
     finally:
         reporter.close()
-        torch.backends.cuda.matmul.allow_tf32 = prev_tf32
         torch.set_num_threads(prev_threads)
 
     rng_at_step = gen.get_state()
