@@ -1,15 +1,17 @@
 """The encoder of a previous commit against this one, side by side (A B A B) in one run.
 
 Each encode runs `nvcodec`'s API in its own process from one source tree: the previous
-commit's (a `git worktree` checked out in the results folder's `work/`) or this one's, with
+commit's (a `git worktree` checked out in the results folder's `work/`) or the new one's
+(`--new REV`, checked out the same way, so that the tree can be edited while it runs; by
+default this working tree), with
 the same clip, --bpp, --time, seed and torch threads. Rounds alternate the order (A B, then
 B A) so that a drift of the shared machine does not favour one side. Reported per encode:
 decoded PSNR-YUV (re-measured from the written file), the fitted and quantised stages where
 the encoder reports them, fit steps, samples per second, passes over the clip and the file's
 bpp; then per clip the medians and the new / previous ratios.
 
-    python -m benchmarks.engine_ab --previous 8e92fe2 --clips basketballpass@360x240x47,foreman_cif \\
-        --bpp 0.3 --time 240 --rounds 1 --threads 2
+    python -m benchmarks.engine_ab --previous 8e92fe2 --new HEAD \\
+        --clips basketballpass@360x240x47,foreman_cif --bpp 0.3 --time 240 --rounds 1 --threads 2
 
 A clip `NAME@WxHxT` is a centre crop (4:2:0) of the first T frames of NAME.
 """
@@ -62,7 +64,7 @@ print("RESULT " + json.dumps({
 """
 
 
-def previous_tree(commit: str, work: Path) -> Path:
+def commit_tree(commit: str, work: Path) -> Path:
     """A checkout of `commit` under `work` (a git worktree, made once)."""
     tree = work / f"tree_{commit}"
     if not (tree / "nvcodec").is_dir():
@@ -128,6 +130,9 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     p = base_parser(NAME, __doc__.split("\n\n")[0])
     p.add_argument("--previous", required=True, help="the commit to compare with (any git revision)")
+    p.add_argument("--new", default=None,
+                   help="the commit to measure (any git revision; default: this working tree, which must "
+                        "then stay unchanged while the benchmark runs)")
     p.add_argument("--clips", type=str_list, default=["basketballpass@360x240x47"],
                    help="clip names or paths; NAME@WxHxT for a centre crop")
     p.add_argument("--bpp", type=float_list, default=[0.3])
@@ -139,8 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     work = a.out / "work"
     prev_commit = subprocess.run(["git", "rev-parse", "--short=12", a.previous], cwd=REPO_ROOT, check=True,
                                  capture_output=True, text=True).stdout.strip()
-    trees = {"prev": previous_tree(prev_commit, work), "new": REPO_ROOT}
+    trees = {"prev": commit_tree(prev_commit, work), "new": REPO_ROOT}
     commits = {"prev": prev_commit, "new": meta["commit"]}
+    if a.new is not None:
+        commits["new"] = subprocess.run(["git", "rev-parse", "--short=12", a.new], cwd=REPO_ROOT, check=True,
+                                        capture_output=True, text=True).stdout.strip()
+        trees["new"] = commit_tree(commits["new"], work)
     rows: list[dict[str, Any]] = []
     try:
         for ci, spec in enumerate(a.clips):
@@ -158,11 +167,12 @@ def main(argv: list[str] | None = None) -> int:
                         write_csv(a.out / f"{NAME}.csv", rows, COLUMNS)
     finally:
         if not a.keep_work:
-            drop_tree(trees["prev"])
+            for side in ("prev", "new") if a.new is not None else ("prev",):
+                drop_tree(trees[side])
             remove_work(a.out)
     summary = summarise(rows)
     write_csv(a.out / f"{NAME}_summary.csv", summary, SUMMARY)
-    write_meta(a.out, meta, {**vars(a), "previous_commit": prev_commit})
+    write_meta(a.out, meta, {**vars(a), "previous_commit": prev_commit, "new_commit": commits["new"]})
     write_markdown(a.out / f"{NAME}.md", f"Encoder A/B: {prev_commit} (prev) vs {commits['new']} (new)", [
         f"Each encode `--bpp` x `--time {a.time:g}` on CPU, {a.rounds} round(s) per clip, order alternating; "
         "PSNR-YUV re-measured from the decoded file.",

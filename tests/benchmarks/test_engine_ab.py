@@ -43,7 +43,7 @@ def test_a_tiny_run_of_both_sides(tmp_path):
                 y, u, v = r.read(i).planes
                 w.write(Frame((y[:48, :64].copy(), u[:24, :32].copy(), v[:24, :32].copy())))
     out = tmp_path / "ab"
-    assert engine_ab.main(["--previous", "HEAD", "--clips", str(clip), "--bpp", "2", "--time", "3",
+    assert engine_ab.main(["--previous", "HEAD", "--new", "HEAD", "--clips", str(clip), "--bpp", "2", "--time", "3",
                            "--rounds", "1", "--threads", "1", "--out", str(out), "--allow-dirty"]) == 0
     with open(out / "engine_ab.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
