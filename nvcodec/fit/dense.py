@@ -104,7 +104,10 @@ class _PointSetMSE(torch.autograd.Function):
     coordinates) with latents z [P, Z], against target [F, P, 3]; forward and backward chunk by
     chunk of points, all frames of a chunk in turn (the modulator and the first layer's point
     factors computed once per chunk and shared), gradients stored for the backward, which only
-    scales them by the incoming gradient (the loss is a scalar function of z and the weights)."""
+    scales them by the incoming gradient (the loss is a scalar function of z and the weights).
+
+    One long function on purpose: the forward and backward of a chunk share every intermediate
+    (sines, cosines, activations), which live only inside the chunk's loop."""
 
     @staticmethod
     def forward(ctx, xy: Tensor, z: Tensor, tn: Tensor, target: Tensor, weight: Tensor | None,  # type: ignore[override]

@@ -30,11 +30,12 @@ same result as not stopping.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -49,6 +50,7 @@ from .engines import engine_name, engine_rates, make_engine
 from .evaluate import evaluate_psnr, unit_psnr
 from .interrupt import StopSignals
 from .options import FIT_PRESETS, FitOptions, FitProgress, FitResult, fit_preset
+from .regularize import coding_cost_proxy
 from .schedule import Phase, codec_refresh_points, lr_factor, phase_at, plan_phases
 
 
@@ -187,137 +189,168 @@ def _check_geometry(model: NVTM, video_rgb: Tensor) -> None:
                          f"{model.width}x{model.height}x{model.frames}")
 
 
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to `threads` inside the block (unchanged when None)."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class _Run:
+    """One fit in progress: the model on its device, the optimizer, the loop state, the engine,
+    the schedule and the clock; `train` runs the steps, `result` measures the final model."""
+
+    def __init__(self, model: NVTM, video_rgb: Tensor, opts: FitOptions, mask: Tensor | None,
+                 progress: Callable[[FitProgress], None] | None):
+        self.opts, self.model = opts, model
+        self.clock = opts.clock or time.perf_counter
+        self.t_start = self.clock()
+        _check_geometry(model, video_rgb)
+        self.dev = dev = resolve_device(opts.device)
+        model.to(dev)
+        model.train()
+        model.fused_chunk = opts.fused_chunk or (1024 if dev.type == "cpu" else 1 << 16)
+        model.flow_grad_scale = opts.flow_grad_scale
+        self.video = video_rgb.to(dev)
+        self.gen = torch.Generator(device=dev).manual_seed(opts.seed)
+        self.kind = engine_name(model, opts)
+        self.aliases = _grid_aliases(model)
+        lr_grid, lr_base = engine_rates(self.kind, opts)
+        self.opt = torch.optim.Adam(_param_groups(model, [a for _, a in self.aliases], lr_grid, lr_base, opts.lr_flow),
+                                    betas=opts.betas, eps=opts.eps,
+                                    **({"fused": True} if dev.type in ("cpu", "cuda") else {}))
+        self.ckpt = opts.checkpoint_path
+        resumed = bool(opts.resume and self.ckpt and Path(self.ckpt).exists())
+        if resumed:
+            self.state = restore_checkpoint(self.ckpt, model, self.opt, self.gen)
+        else:
+            self.state = FitState()
+            with torch.no_grad():  # start the output at the clip's mean colour
+                model.base.out_b.copy_(self.video.reshape(-1, 3).float().mean(0) / 255.0)
+        self.resumed_from = self.state.step if resumed else None
+        use_aux = opts.aux_weight > 0 and opts.aux_fraction > 0 and model.flow is not None
+        need_targets = use_aux and (opts.steps is None or self.state.step < opts.aux_fraction * opts.steps)
+        self.engine = make_engine(self.kind, model, self.video, opts, self.gen,
+                                  None if mask is None else mask.to(dev), need_targets)
+        self.phases = plan_phases(opts, use_aux)
+        self.refresh_points = codec_refresh_points(self.phases, opts.codec_refreshes)
+        self.lattice = _lattice(model.width, model.height, opts.norm_points, dev)
+        self.elapsed0 = self.state.elapsed
+        self.reporter = _Reporter(opts, self.state, self.clock, self.elapsed, self.fraction, progress)
+        self.rng_at_step = self.gen.get_state()
+
+    def elapsed(self) -> float:
+        return self.elapsed0 + self.clock() - self.t_start
+
+    def fraction(self, s: int) -> float:
+        opts = self.opts
+        f = s / opts.steps if opts.steps else 0.0
+        if opts.time_budget:
+            f = max(f, self.elapsed() / opts.time_budget)
+        return min(f, 1.0) if opts.steps != 0 else 1.0
+
+    def save(self) -> None:
+        if self.ckpt:
+            self.state.elapsed, self.state.psnr_ema = self.elapsed(), self.reporter.psnr()
+            save_checkpoint(self.ckpt, self.model, self.opt, self.state, self.rng_at_step, self.opts.seed)
+
+    def update_bounds(self, phase: Phase) -> None:
+        model, state = self.model, self.state
+        if model.config.normalization == "clip" or state.norm_frozen:
+            return
+        if model.flow is None:  # the bounds depend on the flow alone: once is enough
+            model.norm_bounds.copy_(model.estimate_bounds(self.lattice))
+            state.norm_frozen = True
+        elif state.step > 0 and state.step % self.opts.norm_update_every == 0:
+            if phase.bounds_frozen:
+                state.norm_frozen = True
+            else:
+                model.norm_bounds.copy_(model.estimate_bounds(self.lattice))
+
+    def step(self, frac: float) -> Phase:
+        """One optimizer step at fraction `frac` of the run."""
+        model, opts, state = self.model, self.opts, self.state
+        lr = lr_factor(frac, opts)
+        for g in self.opt.param_groups:
+            g["lr"] = g["base_lr"] * lr
+        phase = phase_at(self.phases, frac)
+        self.update_bounds(phase)
+        _refresh_codec(model, opts, state, self.refresh_points, frac)
+        mse, total, samples = self.engine.loss(model, _qat_substitutes(model, opts, phase, state), phase.aux)
+        if (opts.grid_smoothness or opts.grid_steadiness) and not phase.grids_frozen:
+            total = total + coding_cost_proxy(list(model.latent), list(model.static), opts.grid_smoothness,
+                                              opts.grid_steadiness)
+        self.opt.zero_grad(set_to_none=True)
+        total.backward()
+        _hand_over_grads(self.aliases)
+        self.opt.step()
+        state.step += 1
+        state.samples += samples
+        self.reporter.add_loss(mse)
+        return phase
+
+    def train(self) -> Phase:
+        """Steps until the run's fraction reaches 1; a Ctrl-C / SIGTERM saves the checkpoint
+        (the state after the last completed step) and raises Interrupted."""
+        phase, in_step = self.phases[0], False
+        last_ckpt = self.clock()
+        try:
+            with StopSignals() as stop, tf32_matmuls(self.dev.type == "cuda" and self.opts.tf32):
+                while (frac := self.fraction(self.state.step)) < 1.0:
+                    self.rng_at_step = self.gen.get_state()
+                    in_step = True
+                    phase = self.step(frac)
+                    in_step = False
+                    self.reporter.report(phase.name)
+                    if stop.hit:
+                        raise KeyboardInterrupt
+                    if self.ckpt and self.clock() - last_ckpt >= self.opts.checkpoint_every_s:
+                        self.rng_at_step = self.gen.get_state()
+                        self.save()
+                        last_ckpt = self.clock()
+        except KeyboardInterrupt:
+            # the state is the one after `step` completed steps (an interrupt inside a step
+            # discards that step: parameters only change in opt.step(), and a Ctrl-C landing
+            # there is deferred by the stop flag)
+            if not in_step:
+                self.rng_at_step = self.gen.get_state()
+            at = self.state.step
+            if self.ckpt:
+                self.save()
+                raise Interrupted(f"fitting interrupted at step {at}; checkpoint saved to {self.ckpt}") from None
+            raise Interrupted(f"fitting interrupted at step {at} (no checkpoint path was set)") from None
+        finally:
+            self.reporter.close()
+        return phase
+
+    def result(self, phase: Phase) -> FitResult:
+        self.rng_at_step = self.gen.get_state()
+        self.reporter.report(phase.name, force=True)
+        seconds = self.elapsed()
+        self.save()
+        self.model.eval()
+        final = evaluate_psnr(self.model, self.video, max_pixels=self.opts.eval_pixels, seed=self.opts.seed + 1)
+        T, H, W = (int(s) for s in self.video.shape[:3])
+        st = self.state
+        return FitResult(steps=st.step, seconds=seconds, psnr=final, history=st.history,
+                         resumed_from=self.resumed_from, engine=self.kind, samples=st.samples, clip_samples=T * H * W)
+
+
 def fit(model: NVTM, video_rgb: Tensor, options: FitOptions, *, mask: Tensor | None = None,
         progress: Callable[[FitProgress], None] | None = None) -> FitResult:
     """Fit `model` to video_rgb [T, H, W, 3] uint8 in place (the model stays on the
     fitting device). mask: optional bool [T, H, W], True = pixel not used."""
     opts = options.validate()
-    clock = opts.clock or time.perf_counter
-    t_start = clock()
-    _check_geometry(model, video_rgb)
-    dev = resolve_device(opts.device)
-    model.to(dev)
-    model.train()
-    model.fused_chunk = opts.fused_chunk or (1024 if dev.type == "cpu" else 1 << 16)
-    model.flow_grad_scale = opts.flow_grad_scale
-    video = video_rgb.to(dev)
-    gen = torch.Generator(device=dev).manual_seed(opts.seed)
-    kind = engine_name(model, opts)
-    aliases = _grid_aliases(model)
-    lr_grid, lr_base = engine_rates(kind, opts)
-    opt = torch.optim.Adam(_param_groups(model, [a for _, a in aliases], lr_grid, lr_base, opts.lr_flow),
-                           betas=opts.betas, eps=opts.eps, **({"fused": True} if dev.type in ("cpu", "cuda") else {}))
-    ckpt = opts.checkpoint_path
-    resumed = bool(opts.resume and ckpt and Path(ckpt).exists())
-    if resumed:
-        state = restore_checkpoint(ckpt, model, opt, gen)
-    else:
-        state = FitState()
-        with torch.no_grad():  # start the output at the clip's mean colour
-            model.base.out_b.copy_(video.reshape(-1, 3).float().mean(0) / 255.0)
-    resumed_from = state.step if resumed else None
-    use_aux = opts.aux_weight > 0 and opts.aux_fraction > 0 and model.flow is not None
-    need_targets = use_aux and (opts.steps is None or state.step < opts.aux_fraction * opts.steps)
-    engine = make_engine(kind, model, video, opts, gen, None if mask is None else mask.to(dev), need_targets)
-    phases = plan_phases(opts, use_aux)
-    refresh_points = codec_refresh_points(phases, opts.codec_refreshes)
-    lattice = _lattice(model.width, model.height, opts.norm_points, dev)
-    elapsed0 = state.elapsed
-
-    def elapsed() -> float:
-        return elapsed0 + clock() - t_start
-
-    def fraction(s: int) -> float:
-        f = s / opts.steps if opts.steps else 0.0
-        if opts.time_budget:
-            f = max(f, elapsed() / opts.time_budget)
-        return min(f, 1.0) if opts.steps != 0 else 1.0
-
-    reporter = _Reporter(opts, state, clock, elapsed, fraction, progress)
-    rng_at_step = gen.get_state()
-
-    def save() -> None:
-        if ckpt:
-            state.elapsed, state.psnr_ema = elapsed(), reporter.psnr()
-            save_checkpoint(ckpt, model, opt, state, rng_at_step, opts.seed)
-
-    def update_bounds(phase: Phase) -> None:
-        if model.config.normalization == "clip" or state.norm_frozen:
-            return
-        if model.flow is None:  # the bounds depend on the flow alone: once is enough
-            model.norm_bounds.copy_(model.estimate_bounds(lattice))
-            state.norm_frozen = True
-        elif state.step > 0 and state.step % opts.norm_update_every == 0:
-            if phase.bounds_frozen:
-                state.norm_frozen = True
-            else:
-                model.norm_bounds.copy_(model.estimate_bounds(lattice))
-
-    prev_threads = torch.get_num_threads()
-    if opts.threads:
-        torch.set_num_threads(opts.threads)
-    phase = phases[0]
-    in_step = False
-    last_ckpt = clock()
-    try:
-        with StopSignals() as stop, tf32_matmuls(dev.type == "cuda" and opts.tf32):
-            while True:
-                frac = fraction(state.step)
-                if frac >= 1.0:
-                    break
-                rng_at_step = gen.get_state()
-                in_step = True
-                lr = lr_factor(frac, opts)
-                for g in opt.param_groups:
-                    g["lr"] = g["base_lr"] * lr
-                phase = phase_at(phases, frac)
-                update_bounds(phase)
-                _refresh_codec(model, opts, state, refresh_points, frac)
-                mse, total, samples = engine.loss(model, _qat_substitutes(model, opts, phase, state), phase.aux)
-                opt.zero_grad(set_to_none=True)
-                total.backward()
-                _hand_over_grads(aliases)
-                opt.step()
-                state.step += 1
-                state.samples += samples
-                reporter.add_loss(mse)
-                in_step = False
-                reporter.report(phase.name)
-                if stop.hit:
-                    raise KeyboardInterrupt
-                if ckpt and clock() - last_ckpt >= opts.checkpoint_every_s:
-                    rng_at_step = gen.get_state()
-                    save()
-                    last_ckpt = clock()
-    except KeyboardInterrupt:
-        # the state is the one after `step` completed steps (an interrupt inside a
-        # step discards that step: parameters only change in opt.step(), and a
-        # Ctrl-C landing there is deferred by the stop flag)
-        if not in_step:
-            rng_at_step = gen.get_state()
-        if ckpt:
-            save()
-            raise Interrupted(f"fitting interrupted at step {state.step}; checkpoint saved to {ckpt}") from None
-        raise Interrupted(f"fitting interrupted at step {state.step} (no checkpoint path was set)") from None
-    finally:
-        reporter.close()
-        torch.set_num_threads(prev_threads)
-
-    rng_at_step = gen.get_state()
-    reporter.report(phase.name, force=True)
-    seconds = elapsed()
-    if ckpt:
-        save()
-    model.eval()
-    if opts.threads:
-        torch.set_num_threads(opts.threads)
-    try:
-        final = evaluate_psnr(model, video, max_pixels=opts.eval_pixels, seed=opts.seed + 1)
-    finally:
-        torch.set_num_threads(prev_threads)
-    T, H, W = (int(s) for s in video.shape[:3])
-    return FitResult(steps=state.step, seconds=seconds, psnr=final, history=state.history,
-                     resumed_from=resumed_from, engine=kind, samples=state.samples, clip_samples=T * H * W)
+    run = _Run(model, video_rgb, opts, mask, progress)
+    with _torch_threads(opts.threads):
+        phase = run.train()
+    with _torch_threads(opts.threads):
+        return run.result(phase)
 
 
 __all__ = ["FitOptions", "FitProgress", "FitResult", "FIT_PRESETS", "fit_preset", "fit", "evaluate_psnr",

@@ -67,6 +67,10 @@ class FitOptions:
     # `codec_refreshes` times), and the last `finetune_fraction` of the run trains the weights
     # alone on the exactly decoded grids that the file will carry.
     grid_codec: Callable[[Any], dict[str, Any]] | None = field(default=None, compare=False, repr=False)
+    # codec-friendly grids (`fit.regularize`): weight of the grids' spatial roughness and of
+    # the latent's GOP-to-GOP change, added to the MSE (off at 0)
+    grid_smoothness: float = 0.0
+    grid_steadiness: float = 0.0
     codec_refreshes: int = 4  # 2 and 6 within noise at 120 s (+0.48 and +0.58 dB YUV over none)
     finetune_fraction: float = 0.0
     weight_rel_step: float | None = None  # weight QAT step = rel_step * RMS (None: off)
