@@ -282,9 +282,10 @@ class _Run:
         self.update_bounds(phase)
         _refresh_codec(model, opts, state, self.refresh_points, frac)
         mse, total, samples = self.engine.loss(model, _qat_substitutes(model, opts, phase, state), phase.aux)
-        if (opts.grid_smoothness or opts.grid_steadiness) and not phase.grids_frozen:
-            total = total + coding_cost_proxy(list(model.latent), list(model.static), opts.grid_smoothness,
-                                              opts.grid_steadiness)
+        every = opts.regularize_every
+        if (opts.grid_smoothness or opts.grid_steadiness) and not phase.grids_frozen and state.step % every == 0:
+            total = total + coding_cost_proxy(list(model.latent), list(model.static), every * opts.grid_smoothness,
+                                              every * opts.grid_steadiness)
         self.opt.zero_grad(set_to_none=True)
         total.backward()
         _hand_over_grads(self.aliases)

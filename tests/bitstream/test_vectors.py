@@ -28,8 +28,8 @@ VECTORS = Path(__file__).resolve().parents[2] / "bitstream_spec" / "vectors"
 #: The fresh encode of each vector's source (make_vectors.SETTINGS, 25 steps): bytes and the
 #: PSNR-YUV of its decode. Re-pin here (not in the vectors) when the fitter changes on purpose.
 GOLDEN_ENCODES = {
-    "tiny": {"bytes": 3542, "psnr_yuv": 23.5468},  # paper family
-    "tiny_codec": {"bytes": 3551, "psnr_yuv": 24.7634},  # the encoder's default family
+    "tiny": {"bytes": 3529, "psnr_yuv": 23.4616},  # paper family
+    "tiny_codec": {"bytes": 3551, "psnr_yuv": 24.3148},  # the encoder's default family
 }
 #: CPU-to-CPU spread allowed around GOLDEN_ENCODES. Another CPU changes only float rounding in
 #: the fit (seen as the last bits of the stored grid ranges and weight scales); with torch's
