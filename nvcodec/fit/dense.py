@@ -8,10 +8,10 @@ pixel, not once per pixel and frame; per sample only the synthesis layers remain
 forward and backward run chunk by chunk inside one autograd Function (`_PointSetMSE`), like
 `siren.fused_mse`; the grid lookups of all sets are one `grid_lookup` call.
 
-Random points, not rectangles: measured on a 360x240x47 crop at 0.3 bpp (1 thread), tiles of
-adjacent pixels ran as many samples per second but fitted 4 dB worse in 30 s than random
-pixels (neighbouring samples carry nearly the same gradient); point sets reach ~4x the
-per-pixel engine's samples per second and a better fit in the same time (benchmarks/RESULTS.md).
+Random points, not rectangles: tiles of adjacent pixels ran as many samples per second but
+fitted clearly worse in the same time than random pixels (neighbouring samples carry nearly the
+same gradient; exploratory runs on a 360x240x47 crop); point sets keep the random pixels and
+reach 2.3-3.5x the per-pixel engine's samples per second (benchmarks/RESULTS.md).
 
 The same loss as the per-pixel path (mean squared error over samples and channels, optionally
 weighted by a mask), up to float rounding: tests/fit/test_dense.py checks loss and gradients

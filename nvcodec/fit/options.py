@@ -24,8 +24,8 @@ class FitOptions:
     seed: int = 0
     # "dense": point sets, random pixels seen in several frames of one GOP (`fit.dense`; models
     # without an alignment flow); "pixel": random pixels of random frames (any model); "auto":
-    # dense where it applies. Measured on a 360x240x47 crop at 0.3 bpp (1 thread, 30 s fits):
-    # dense 4x the samples per second of the pixel engine and +0.5 dB (benchmarks/RESULTS.md).
+    # dense where it applies (2.3-3.5x the samples per second of the previous encoder's pixel
+    # engine, +2.6 to +3.2 dB with the rest of the fifth session's changes: benchmarks/RESULTS.md).
     engine: str = "auto"
     # per-pixel engine: small batches, many steps (best PSNR per second on CPU for that engine)
     frames_per_batch: int = 8
@@ -74,7 +74,7 @@ class FitOptions:
     # the proxy's cost grows with the grids (110 ms of a 160 ms step at 720p, 0.3 bpp, 1
     # thread): it is added every `regularize_every` steps, weighted that many times more
     regularize_every: int = 8
-    codec_refreshes: int = 4  # 2 and 6 within noise at 120 s (+0.48 and +0.58 dB YUV over none)
+    codec_refreshes: int = 4  # 2 and 6 were within noise of each other
     finetune_fraction: float = 0.0
     weight_rel_step: float | None = None  # weight QAT step = rel_step * RMS (None: off)
     checkpoint_path: str | None = None
@@ -125,10 +125,9 @@ class FitOptions:
 #: Named recipes. "encode" is what `nvcodec encode` fits with: the last tenth of the run sees
 #: the bitstream's quantisers (the HEVC-coded grids when the encoder passes `grid_codec`,
 #: weights at the rate model's step), its last 3 % trains the weights on the file's grids, and
-#: the grids are kept cheap to code. Smoothness and steadiness 1e-3 each, measured at 120 s
-#: (decoded PSNR-YUV, equal file size): a 360x240x47 crop at 0.3 bpp 33.35 dB without, 34.63 /
-#: 35.27 / 34.63 / 33.72 dB at 3e-4 / 1e-3 / 3e-3 / 1e-2 (grid QP 27 -> 13 at 1e-3); foreman
-#: 0.1 bpp 32.13 -> 32.67 dB (QP 29 -> 23).
+#: the grids are kept cheap to code: smoothness and steadiness 1e-3 each, the best of 3e-4 ...
+#: 1e-2 on a 360x240x47 crop at 0.3 bpp and better on foreman at 0.1 bpp (grid QP 27 -> 14 on
+#: the crop, +0.85 dB decoded at equal size: benchmarks/RESULTS.md, fifth session).
 FIT_PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "encode": {"qat_fraction": 0.1, "finetune_fraction": 0.03, "checkpoint_every_s": 120.0,

@@ -25,10 +25,10 @@ class RateModel:
     """Empirical constants of the size -> bits relation (measured, see benchmarks/RESULTS.md)."""
 
     bits_per_weight: float = 8.0  # Laplace-coded integers at weight_rel_step (below)
-    # weight quantisation step relative to each tensor's RMS. 1/16 cost the dense engine's fits
-    # 1-2 dB (float grids, quantised weights: 29.3 -> 27.6 dB RGB on a 360x240x47 crop); decoded
-    # PSNR-YUV at 0.3 bpp, 60 s: 32.06 / 33.48 / 33.97 / 33.73 dB at 1/16, 1/32, 1/64, 1/128
-    # (foreman 0.1 bpp: 30.30 -> 31.65 dB at 1/64), for ~2 more bits per weight
+    # weight quantisation step relative to each tensor's RMS: 1/16 cost the dense engine's fits
+    # 1.9 dB of decoded PSNR-YUV at equal size on a 360x240x47 crop at 0.3 bpp (1/32 and 1/128
+    # were also worse than 1/64 in exploratory runs), for ~2 more bits per weight
+    # (benchmarks/RESULTS.md, fifth session)
     weight_rel_step: float = 1 / 64
     # 8-bit grids in HEVC at QP ~28: at 1.0 rate control had to code the grids at QP 34-37,
     # where HEVC costs 2-3 dB; 2.0 (half the values) decodes ~1 dB better at equal size
