@@ -82,7 +82,7 @@ class EncodeReport:
     fit_steps: int
     samples_per_second: float  # pixel samples the fit computed its loss on, per fitting second
     passes: float  # those samples / the clip's pixels: how often the fit saw each pixel
-    fit_engine: str  # "dense" (tiles of a GOP) or "pixel" (random pixels)
+    fit_engine: str  # "dense" (point sets of a GOP) or "pixel" (random pixels of random frames)
     width: int
     height: int
     frames: int

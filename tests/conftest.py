@@ -112,3 +112,22 @@ def moving_gradient(frames: int = 4, height: int = 16, width: int = 16, speed: f
 def make_clip():
     """make_clip(frames, height, width, speed) -> a tiny synthetic moving clip."""
     return moving_gradient
+
+
+def crop_sample_clip(path: Path, width: int = 64, height: int = 64, frames: int = 4) -> Path:
+    """The bundled sample clip, cut to `frames` frames and its top-left `width` x `height` (4:2:0 y4m)."""
+    from nvcodec.video import Frame, create_writer, open_video, sample_clip_path
+
+    with open_video(sample_clip_path()) as r:
+        with create_writer(path, r.info.replace(width=width, height=height, frames=frames), overwrite=True) as w:
+            for i in range(frames):
+                y, u, v = r.read(i).planes
+                w.write(Frame((y[:height, :width].copy(), u[:height // 2, :width // 2].copy(),
+                               v[:height // 2, :width // 2].copy())))
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_crop() -> Callable[..., Path]:
+    """sample_crop(path, width=64, height=64, frames=4) -> path: a crop of the bundled clip."""
+    return crop_sample_clip

@@ -36,34 +36,6 @@ def supports_dense(model: NVTM) -> bool:
     return model.flow is None and model.base.spec.modulated
 
 
-class _GopFrames:
-    """Draws a GOP (that of a uniformly drawn usable frame, so long GOPs are drawn in proportion
-    to their length) and up to `count` distinct frames of it, sorted (all when the GOP is shorter).
-    `valid_frames` (a mask that leaves whole frames out) restricts the draw."""
-
-    def __init__(self, frames: int, gop: int, count: int, generator: torch.Generator,
-                 valid_frames: Sequence[int] | None = None):
-        self.gop, self.count, self.gen = gop, max(1, count), generator
-        pool = list(range(frames)) if valid_frames is None else sorted(set(int(f) for f in valid_frames))
-        if not pool:
-            raise ValueError("every frame is masked out")
-        self.pool = torch.tensor(pool)
-        self.by_gop: dict[int, list[int]] = {}
-        for f in pool:
-            self.by_gop.setdefault(f // gop, []).append(f)
-
-    def randint(self, high: int) -> int:
-        return int(torch.randint(0, high, (1,), generator=self.gen, device=self.gen.device))
-
-    def draw(self) -> tuple[int, tuple[int, ...]]:
-        k = int(self.pool[self.randint(len(self.pool))]) // self.gop
-        members = self.by_gop[k]
-        if self.count >= len(members):
-            return k, tuple(members)
-        pick = torch.randperm(len(members), generator=self.gen, device=self.gen.device)[: self.count]
-        return k, tuple(members[i] for i in pick.sort().values.tolist())
-
-
 @dataclass(frozen=True)
 class PointSet:
     """`pixels` (flat indices y * W + x, sorted) of `frames`, all in GOP `gop`: random pixels that
@@ -79,20 +51,39 @@ class PointSet:
 
 
 class PointSetSampler:
-    """Draws `sets` point sets per step: GOP and frames as `_GopFrames`, `points` pixels
-    uniformly (with replacement) over the frame."""
+    """Draws `sets` point sets per step. A set's GOP is that of a uniformly drawn usable frame
+    (long GOPs are drawn in proportion to their length), its frames up to `frames_per_set`
+    distinct frames of that GOP, sorted (all when the GOP is shorter), its `points` pixels
+    uniform (with replacement) over the frame. `valid_frames` (a mask that leaves whole frames
+    out) restricts the draw."""
 
     def __init__(self, width: int, height: int, frames: int, gop: int, points: int,
                  frames_per_set: int, sets: int, generator: torch.Generator,
                  valid_frames: Sequence[int] | None = None):
         self.pixels, self.points, self.sets = width * height, max(1, points), max(1, sets)
-        self.draws = _GopFrames(frames, gop, frames_per_set, generator, valid_frames)
+        self.gop, self.count, self.gen = gop, max(1, frames_per_set), generator
+        pool = list(range(frames)) if valid_frames is None else sorted(set(int(f) for f in valid_frames))
+        if not pool:
+            raise ValueError("every frame is masked out")
+        self.pool = torch.tensor(pool)
+        self.by_gop: dict[int, list[int]] = {}
+        for f in pool:
+            self.by_gop.setdefault(f // gop, []).append(f)
+
+    def _frames(self) -> tuple[int, tuple[int, ...]]:
+        dev = self.gen.device
+        k = int(self.pool[int(torch.randint(0, len(self.pool), (1,), generator=self.gen, device=dev))]) // self.gop
+        members = self.by_gop[k]
+        if self.count >= len(members):
+            return k, tuple(members)
+        pick = torch.randperm(len(members), generator=self.gen, device=dev)[: self.count]
+        return k, tuple(members[i] for i in pick.sort().values.tolist())
 
     def next(self) -> list[PointSet]:
         out = []
         for _ in range(self.sets):
-            k, frames = self.draws.draw()
-            pix = torch.randint(0, self.pixels, (self.points,), generator=self.draws.gen, device=self.draws.gen.device)
+            k, frames = self._frames()
+            pix = torch.randint(0, self.pixels, (self.points,), generator=self.gen, device=self.gen.device)
             out.append(PointSet(k, frames, pix.sort().values))
         return out
 
@@ -270,18 +261,17 @@ def _point_set_inputs(model: NVTM, sets: list[PointSet], latent: list[Tensor],
     return list(zip((xy * 2 - 1).split(counts), z.split(counts)))
 
 
-def dense_loss(model: NVTM, batch: DenseBatch, grids: dict[str, Tensor] | None = None,
-               weights: dict[str, Tensor] | None = None, chunk: int = 1024) -> Tensor:
+def dense_loss(model: NVTM, batch: DenseBatch, substitutes: dict[str, Tensor] | None = None,
+               chunk: int = 1024) -> Tensor:
     """Mean squared error of the batch (over used samples and channels), the same quantity as
-    `NVTM.fit_loss` on those samples. grids / weights: substitutes for the model's tensors (by
-    the names of `grid_tensors` / `weight_tensors`: fake-quantised copies during QAT)."""
-    gt = model.grid_tensors() if grids is None else {**model.grid_tensors(), **grids}
+    `NVTM.fit_loss` on those samples. substitutes: replacements for the model's tensors by the
+    names of `grid_tensors` / `weight_tensors` (fake-quantised or coded copies during QAT)."""
+    subs = substitutes or {}
+    gt = {k: subs.get(k, p) for k, p in model.grid_tensors().items()}
     latent = [gt[f"latent.{i}"] for i in range(len(model.latent))]
     static = [gt[f"static.{i}"] for i in range(len(model.static))]
-    ws = model.base.weight_list()
-    if weights:
-        names = {id(p): k for k, p in model.weight_tensors().items()}
-        ws = [weights.get(names[id(w)], w) for w in ws]
+    names = {id(p): k for k, p in model.weight_tensors().items()}
+    ws = [subs.get(names[id(w)], w) for w in model.base.weight_list()]
     inputs = _point_set_inputs(model, batch.sets, latent, static)
     total = None
     for part, (xy, z), rgb, w in zip(batch.sets, inputs, batch.rgb, batch.weight):
@@ -292,4 +282,4 @@ def dense_loss(model: NVTM, batch: DenseBatch, grids: dict[str, Tensor] | None =
 
 
 __all__ = ["supports_dense", "PointSet", "PointSetSampler", "DenseBatch", "gather_batch", "dense_loss",
-           "point_set_sse", ]
+           "point_set_sse"]

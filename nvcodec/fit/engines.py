@@ -79,12 +79,7 @@ class DenseEngine:
 
     def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, aux: bool) -> tuple[Tensor, Tensor, int]:
         batch = gather_batch(self.video, self.sampler.next(), self.keep)
-        grids = weights = None
-        if substitutes:
-            gnames = set(model.grid_tensors())
-            grids = {k: v for k, v in substitutes.items() if k in gnames}
-            weights = {k: v for k, v in substitutes.items() if k not in gnames}
-        mse = dense_loss(model, batch, grids, weights, self.chunk)
+        mse = dense_loss(model, batch, substitutes, self.chunk)
         return mse, mse, sum(t.samples for t in batch.sets)
 
 

@@ -127,7 +127,7 @@ def _refresh_codec(model: NVTM, opts: FitOptions, state: FitState, points: list[
     while state.codec_refreshes < len(points) and frac >= points[state.codec_refreshes]:
         state.codec_refreshes += 1  # a budget overrun skips points: one round trip for all of them
     exact = opts.finetune_fraction > 0 and state.codec_refreshes == len(points)
-    decoded = opts.grid_codec(model, False)
+    decoded = opts.grid_codec(model)
     grids = model.grid_tensors()
     state.codec_tensors = decoded if exact else {k: decoded[k] - p.detach() for k, p in grids.items()}
     state.codec_exact = exact

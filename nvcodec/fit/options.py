@@ -61,8 +61,8 @@ class FitOptions:
     norm_freeze_fraction: float = 0.75  # bounds frozen after this fraction of the run
     qat_fraction: float = 0.0
     qat_noise: bool = False  # uniform noise instead of rounding for the grids
-    # HEVC in the loop: `grid_codec(model, search)` returns the grids as the file would hold
-    # them now (`rate.coded_grids`; a new rate search or the last one's settings). With it, the QAT phase sees those decoded grids (straight through:
+    # HEVC in the loop: `grid_codec(model)` returns the grids as the file would hold them now
+    # (`rate.coded_grids`). With it, the QAT phase sees those decoded grids (straight through:
     # the current grids plus the codec's error at the last round trip, refreshed
     # `codec_refreshes` times), and the last `finetune_fraction` of the run trains the weights
     # alone on the exactly decoded grids that the file will carry.

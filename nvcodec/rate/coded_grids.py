@@ -4,8 +4,7 @@ The fit's last phase evaluates the model on the grids a decoder will rebuild: th
 trip rate-searches the current model exactly as the encoder does after fitting (same target,
 tolerance, x265 preset and weight step); later ones code the grids at the settings that search
 chose (one HEVC encode instead of a search: on a 360x240x47 clip at 0.3 bpp a search takes
-~2.3 s, an encode ~0.3 s), unless `search=True` asks for a new search. The chosen file's
-reconstructed grids come back as float tensors. Only the grids are taken: the weights keep
+~2.3 s, an encode ~0.3 s). The chosen file's reconstructed grids come back as float tensors. Only the grids are taken: the weights keep
 training and are quantised by the fit's own fake quantiser.
 """
 
@@ -20,18 +19,18 @@ from ..compress import model_codec
 from ..model.nvtm import NVTM
 from .search import RateChoice, build_choice, search_rate
 
-GridCodec = Callable[[NVTM, bool], dict[str, torch.Tensor]]
+GridCodec = Callable[[NVTM], dict[str, torch.Tensor]]
 
 
 def coded_grids(header: StreamHeader, target_bytes: float, *, weight_rel_step: float, tolerance: float,
                 preset: str) -> GridCodec:
-    """A function (model, search) -> {grid name: decoded grid} (on the model's device,
-    channels-last like the model's grids) for the file the rate search would write for `model`
-    now (`search`, or the first call) or at the last search's settings."""
+    """A function model -> {grid name: decoded grid} (on the model's device, channels-last like
+    the model's grids): on the first call for the file the rate search would write for `model`
+    now, afterwards at that search's settings."""
     last: list[RateChoice] = []
 
-    def decode_as_file(model: NVTM, search: bool = False) -> dict[str, torch.Tensor]:
-        if search or not last:
+    def decode_as_file(model: NVTM) -> dict[str, torch.Tensor]:
+        if not last:
             choice = search_rate(lambda step: model_codec.quantize_model(model, step), header, target_bytes,
                                  weight_rel_step=weight_rel_step, tolerance=tolerance, preset=preset)
             last[:] = [choice]

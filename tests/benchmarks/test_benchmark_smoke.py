@@ -36,17 +36,9 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory) -> Path:
+def tiny_clip(tmp_path_factory, sample_crop) -> Path:
     """The bundled sample clip, cut to 4 frames and cropped to 64x64 (a valid 4:2:0 y4m)."""
-    from nvcodec.video import Frame, create_writer, open_video, sample_clip_path
-
-    path = tmp_path_factory.mktemp("clip") / "tiny.y4m"
-    with open_video(sample_clip_path()) as r:
-        with create_writer(path, r.info.replace(width=64, height=64, frames=4), overwrite=True) as w:
-            for i in range(4):
-                y, u, v = r.read(i).planes
-                w.write(Frame((y[:64, :64].copy(), u[:32, :32].copy(), v[:32, :32].copy())))
-    return path
+    return sample_crop(tmp_path_factory.mktemp("clip") / "tiny.y4m", 64, 64, 4)
 
 
 def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:

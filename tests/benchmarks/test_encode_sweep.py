@@ -17,15 +17,8 @@ def test_variants_are_parsed_and_checked():
         encode_sweep.parse_variant('{"fitting": {}}')
 
 
-def test_a_sweep_of_two_weight_steps(tmp_path, one_torch_thread):
-    from nvcodec.video import Frame, create_writer, open_video, sample_clip_path
-
-    clip = tmp_path / "tiny.y4m"
-    with open_video(sample_clip_path()) as r:
-        with create_writer(clip, r.info.replace(width=64, height=48, frames=3), overwrite=True) as w:
-            for i in range(3):
-                y, u, v = r.read(i).planes
-                w.write(Frame((y[:48, :64].copy(), u[:24, :32].copy(), v[:24, :32].copy())))
+def test_a_sweep_of_two_weight_steps(tmp_path, small_sample_clip, one_torch_thread):
+    clip = small_sample_clip
     out = tmp_path / "sw"
     variants = ['{"rate": {"weight_rel_step": 0.0625, "bits_per_weight": 6}}', '{}']
     assert encode_sweep.main(["--clip", str(clip), "--bpp", "3", "--time", "2", "--out", str(out), "--allow-dirty",

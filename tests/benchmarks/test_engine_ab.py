@@ -32,16 +32,9 @@ def test_summary_takes_medians_per_side_and_ratios():
 
 
 @pytest.mark.skipif(shutil.which("git") is None or not (REPO / ".git").exists(), reason="needs the git checkout")
-def test_a_tiny_run_of_both_sides(tmp_path):
+def test_a_tiny_run_of_both_sides(tmp_path, small_sample_clip):
     """Both encodes run in their own processes from their own trees and report real files."""
-    from nvcodec.video import Frame, create_writer, open_video, sample_clip_path
-
-    clip = tmp_path / "tiny.y4m"
-    with open_video(sample_clip_path()) as r:
-        with create_writer(clip, r.info.replace(width=64, height=48, frames=3), overwrite=True) as w:
-            for i in range(3):
-                y, u, v = r.read(i).planes
-                w.write(Frame((y[:48, :64].copy(), u[:24, :32].copy(), v[:24, :32].copy())))
+    clip = small_sample_clip
     out = tmp_path / "ab"
     assert engine_ab.main(["--previous", "HEAD", "--new", "HEAD", "--clips", str(clip), "--bpp", "2", "--time", "3",
                            "--rounds", "1", "--threads", "1", "--out", str(out), "--allow-dirty"]) == 0

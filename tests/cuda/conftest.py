@@ -7,12 +7,10 @@ from typing import Callable
 
 import pytest
 
-from cuda_util import write_tiny_y4m
-
 
 @pytest.fixture(scope="module")
-def tiny_y4m(tmp_path_factory) -> Path:
-    return write_tiny_y4m(tmp_path_factory.mktemp("clip") / "tiny.y4m")
+def tiny_y4m(tmp_path_factory, sample_crop) -> Path:
+    return sample_crop(tmp_path_factory.mktemp("clip") / "tiny.y4m")
 
 
 @pytest.fixture(scope="module")

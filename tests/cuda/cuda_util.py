@@ -39,19 +39,6 @@ def rgb_psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * math.log10(1.0 / max(float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)), 1e-12))
 
 
-def write_tiny_y4m(path: Path, width: int = 64, height: int = 64, frames: int = 4) -> Path:
-    """The bundled sample clip, cut to `frames` frames and its top-left `width` x `height` (4:2:0 y4m)."""
-    from nvcodec.video import Frame, create_writer, open_video, sample_clip_path
-
-    with open_video(sample_clip_path()) as r:
-        with create_writer(path, r.info.replace(width=width, height=height, frames=frames), overwrite=True) as w:
-            for i in range(frames):
-                y, u, v = r.read(i).planes
-                w.write(Frame((y[:height, :width].copy(), u[:height // 2, :width // 2].copy(),
-                               v[:height // 2, :width // 2].copy())))
-    return path
-
-
 def read_planes(path: Path) -> list[tuple[np.ndarray, ...]]:
     from nvcodec.video import open_video
 
