@@ -206,19 +206,18 @@ def make_container(header: StreamHeader, chunks: list[Chunk]) -> Container:
 
 def check_model_size(config: NVTMConfig, width: int, height: int, frames: int) -> None:
     """Refuse configs that would allocate more than the fixed limits, before allocating."""
-    n_latent = -(-frames // config.gop_size) + (1 if 1 in config.neighbors else 0)
-    grid_values = sum(n_latent * config.latent.features * rx * ry for rx, ry in config.latent.resolutions(width, height))
-    if config.use_static_grid:
-        grid_values += sum(config.static.features * rx * ry for rx, ry in config.static.resolutions(width, height))
-    if grid_values > MAX_GRID_VALUES:
-        raise BitstreamError(f"model config implies {grid_values} grid values, over the {MAX_GRID_VALUES} limit")
+    shapes = config.grid_shapes(width, height, frames)
+    if shapes.values > MAX_GRID_VALUES:
+        raise BitstreamError(f"model config implies {shapes.values} grid values, over the {MAX_GRID_VALUES} limit")
     # the HEVC decoder outputs padded mosaics: tiny grids in many canvases must not slip through
-    kinds = [(LATENT, n_latent, config.latent)] + ([(STATIC, 1, config.static)] if config.use_static_grid else [])
-    for what, n, grid in kinds:
+    for what, levels in ((LATENT, shapes.latent), (STATIC, shapes.static)):
+        if not levels:
+            continue
+        n = levels[0][0]
         if n > grid_codec.MAX_FRAMES:
             raise BitstreamError(f"model config implies {n} {what} grids, over the {grid_codec.MAX_FRAMES} limit")
         try:
-            lay = grid_codec.mosaic_layout([(n, grid.features, ry, rx) for rx, ry in grid.resolutions(width, height)])
+            lay = grid_codec.mosaic_layout(levels)
         except ValueError as exc:
             raise BitstreamError(f"model config implies an unsupported {what} grid mosaic: {exc}") from None
         if n * lay.width * lay.height > MAX_CANVAS_SAMPLES:
@@ -287,9 +286,9 @@ def quantized_from_container(container: Container) -> QuantizedModel:
     # data (a 12 kB file may declare a 1080p x 600-frame model): grid shapes come from the config
     # (as NVTM derives them), weight shapes from a shell with 2x2 grids and one frame (the
     # weights depend on the grids' level and feature counts only, not on their sizes).
-    n_latent = -(-h.frames // config.gop_size) + (1 if 1 in config.neighbors else 0)
-    lat_shapes = [(n_latent, config.latent.features, ry, rx) for rx, ry in config.latent.resolutions(h.width, h.height)]
-    sta_shapes = [(1, config.static.features, ry, rx) for rx, ry in config.static.resolutions(h.width, h.height)]
+    n_latent = config.num_latent(h.frames)
+    shapes = config.grid_shapes(h.width, h.height, h.frames)
+    lat_shapes, sta_shapes = shapes.latent, shapes.static
     shell = _instantiate(config, 2, 2, 1)
     n_state = 4 * n_latent  # norm_bounds [num_latent, 4]
     state_bytes = need(STATE)

@@ -204,6 +204,19 @@ class BaseNetConfig:
 
 
 @dataclass(frozen=True)
+class GridShapes:
+    """Per-level grid shapes [count, features, ry, rx] of a model on a clip."""
+
+    latent: list[tuple[int, int, int, int]]
+    static: list[tuple[int, int, int, int]]
+
+    @property
+    def values(self) -> int:
+        """Grid values in all: what the grid bit budget pays for."""
+        return sum(n * f * ry * rx for n, f, ry, rx in self.latent + self.static)
+
+
+@dataclass(frozen=True)
 class NVTMConfig:
     """Everything that defines an NVTM model besides the video geometry.
 
@@ -249,6 +262,24 @@ class NVTMConfig:
             flow=FlowConfig(layers=3, hidden=4, hyper_hidden=8),
             base=BaseNetConfig(depth=2, width=16, modulator_width=16),
         )
+
+    def num_gops(self, frames: int) -> int:
+        """GOPs of a clip: ceil(frames / n), the last one possibly short."""
+        return -(-frames // self.gop_size)
+
+    def num_latent(self, frames: int) -> int:
+        """Latent grids a clip stores: one per GOP keyframe, plus the clip's end when P = {0, 1}
+        (the last GOP interpolates towards it)."""
+        return self.num_gops(frames) + (1 if 1 in self.neighbors else 0)
+
+    def grid_shapes(self, width: int, height: int, frames: int) -> "GridShapes":
+        """The shape [count, features, ry, rx] of every grid level of a clip (the one rule NVTM,
+        sizing and the decoder's size checks share)."""
+        n = self.num_latent(frames)
+        latent = [(n, self.latent.features, ry, rx) for rx, ry in self.latent.resolutions(width, height)]
+        static = ([(1, self.static.features, ry, rx) for rx, ry in self.static.resolutions(width, height)]
+                  if self.use_static_grid else [])
+        return GridShapes(latent, static)
 
     @property
     def latent_dim(self) -> int:

@@ -58,11 +58,11 @@ class NVTM(nn.Module):
         gen = None
         if seed is not None:
             gen = torch.Generator().manual_seed(seed)
-        n = config.gop_size
-        self.num_gops = -(-frames // n)
-        self.num_latent = self.num_gops + (1 if 1 in config.neighbors else 0)
-        self.latent_res = config.latent.resolutions(width, height)
-        self.static_res = config.static.resolutions(width, height) if config.use_static_grid else []
+        self.num_gops = config.num_gops(frames)
+        self.num_latent = config.num_latent(frames)
+        shapes = config.grid_shapes(width, height, frames)
+        self.latent_res = [(rx, ry) for _, _, ry, rx in shapes.latent]
+        self.static_res = [(rx, ry) for _, _, ry, rx in shapes.static]
         self.latent = nn.ParameterList([
             nn.Parameter(new_grid(self.num_latent, config.latent.features, r, config.latent.init_range, gen))
             for r in self.latent_res])

@@ -120,8 +120,7 @@ def choose_config(width: int, height: int, frames: int, bpp: float, *,
     if total <= 0:
         raise EncodeError(f"--bpp {bpp} leaves no room for a model at {width}x{height}x{frames} "
                           f"(the container alone needs ~{rate.overhead_bytes} bytes)")
-    gop = template.gop_size
-    n_latent = -(-frames // gop) + (1 if 1 in template.neighbors else 0)
+    n_latent = template.num_latent(frames)
     weight_param_budget = rate.weight_share * total / rate.bits_per_weight
 
     config, grid_bits = template, (1 - rate.weight_share) * total
@@ -139,9 +138,7 @@ def choose_config(width: int, height: int, frames: int, bpp: float, *,
         grid_bits = max(grid_bits, total - weight_params(config) * rate.bits_per_weight)
 
     wp = weight_params(config)
-    gv = _grid_values(config.latent, width, height, n_latent)
-    if config.use_static_grid:
-        gv += _grid_values(config.static, width, height, 1)
+    gv = config.grid_shapes(width, height, frames).values
     return Sizing(config, total, wp, gv, wp * rate.bits_per_weight, gv * rate.bits_per_grid_value)
 
 

@@ -324,3 +324,16 @@ def test_synthesis_macs_counts_the_per_frame_products():
     cfg = BaseNetConfig(depth=3, width=48, modulator_width=48)
     assert siren.synthesis_macs(cfg) == 3 * 48 + 2 * 48 * 48 + 48 * 3
     assert siren.synthesis_macs(BaseNetConfig(depth=1, width=10, modulator_width=10)) == 60
+
+
+@pytest.mark.parametrize("neighbors, static", [((0, 1), True), ((0,), True), ((0, 1), False)])
+def test_config_grid_shapes_are_the_models_grids(neighbors, static):
+    """NVTMConfig.grid_shapes is the one rule for grid counts and sizes: the model's own grids match it."""
+    cfg = NVTMConfig.tiny().replace(neighbors=list(neighbors), use_static_grid=static)
+    w, h, t = 40, 24, 5
+    m = NVTM(cfg, w, h, t, seed=0)
+    shapes = cfg.grid_shapes(w, h, t)
+    assert cfg.num_gops(t) == 3 and cfg.num_latent(t) == 3 + (1 in neighbors)
+    assert [tuple(g.shape) for g in m.latent] == shapes.latent
+    assert [tuple(g.shape) for g in m.static] == shapes.static
+    assert shapes.values == sum(g.numel() for g in list(m.latent) + list(m.static))
