@@ -6,9 +6,7 @@ writes (the decoder's code path), never from the float model it fitted.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,30 +18,28 @@ import numpy as np
 import torch
 
 from . import __version__
+from .defaults import DEFAULT_BPP, DEFAULT_MAX_DECODE_MACS, DEFAULT_TIME_BUDGET
 from .bitstream.format import StreamHeader, chunk_table
 from .bitstream.reader import read_container, read_container_file
 from .compress import grid_codec, model_codec
 from .device import resolve_device
-from .errors import InputError, Interrupted
+from .errors import InputError
 from .fsutil import atomic_write_bytes, check_output_path
 from .metrics.psnr import PsnrAccumulator, frame_errors, json_value
 from .model.config import NVTMConfig
 from .model.siren import synthesis_macs
-from .rate.sizing import DEFAULT_MAX_DECODE_MACS, RateModel
+from .rate.bits import bpp_of, bytes_for_bpp
+from .rate.sizing import RateModel
 from .render import output_size, output_times, render_frames
 from .video import RawSpec, VideoInfo, create_writer, open_video, probe
-from .video.color import rgb_to_yuv, yuv_to_rgb
+from .video.color import rgb_to_uint8, rgb_to_yuv, yuv_to_rgb
 from .video.images import is_png_target, write_png_frames
-
-#: fitting time when neither --time nor --steps is given
-DEFAULT_TIME_BUDGET = 60.0
-
 
 # ------------------------------------------------------------------ options / reports
 
 @dataclass
 class EncodeOptions:
-    bpp: float = 0.1
+    bpp: float = DEFAULT_BPP
     time_budget: float | None = None
     steps: int | None = None
     seed: int = 0
@@ -162,13 +158,10 @@ def load_source(src: str | os.PathLike, raw: RawSpec | None = None,
 def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOptions,
            raw: RawSpec | None = None) -> EncodeReport:
     """Fit NVTM to `src` and write `dst` (.nvc) at options.bpp; returns the honest report."""
-    from .fit import fit, fit_preset
+    from .fit import EncodeCheckpoint, fit
     from .masks import build_mask
     from .model.nvtm import NVTM
-    from .rate.coded_grids import coded_grids
-    from .rate.search import describe as describe_rate
-    from .rate.search import search_rate
-    from .rate.sizing import choose_config, describe
+    from .rate.sizing import choose_config
 
     t0 = time.perf_counter()
     dst = check_output_path(dst, options.overwrite)
@@ -177,36 +170,19 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
     _say(options.progress, f"nvcodec: {src}: {info.width}x{info.height}, {info.frames} frames, "
                            f"{float(info.fps):.3f} fps, fitting on {device}")
     rgb = np.stack([yuv_to_rgb(f, info) for f in frames])  # float32 [T, H, W, 3]
-    video = torch.from_numpy(np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8))
     mask = build_mask(options.mask_path, options.mask_boxes, info, seed=options.seed)
-
-    rate = options.rate_model
-    sizing = choose_config(info.width, info.height, info.frames, options.bpp, rate=rate,
+    sizing = choose_config(info.width, info.height, info.frames, options.bpp, rate=options.rate_model,
                            template=options.model_template, max_decode_macs=options.max_decode_macs)
     model = NVTM(sizing.config, info.width, info.height, info.frames, seed=options.seed)
-    budget = options.time_budget if options.time_budget is not None or options.steps else DEFAULT_TIME_BUDGET
-    ckpt = options.checkpoint_path or Path(str(dst) + ".ckpt")
     header = StreamHeader.from_video_info(info)
-    target_bytes = options.bpp * info.pixels / 8
-    as_file = coded_grids(header, target_bytes, weight_rel_step=rate.weight_rel_step, tolerance=options.tolerance,
-                          preset=options.x265_preset)
-    fit_opts = fit_preset(
-        "encode", steps=options.steps, time_budget=budget, device=str(device), seed=options.seed,
-        weight_rel_step=rate.weight_rel_step, checkpoint_path=str(ckpt), resume=options.resume,
-        progress_bar=options.progress, **{"grid_codec": as_file, **options.fit_overrides})
-    try:
-        fit_result = fit(model, video, fit_opts, mask=None if mask is None else torch.from_numpy(mask))
-    except Interrupted as e:
-        raise Interrupted(f"{e}; resume with: {_resume_command(src, dst, options, ckpt, raw)}") from None
-
-    try:
+    target_bytes = bytes_for_bpp(options.bpp, info.pixels)
+    with EncodeCheckpoint(options.checkpoint_path or Path(str(dst) + ".ckpt"),
+                          owned=options.checkpoint_path is None) as ckpt:
+        fit_result = fit(model, torch.from_numpy(rgb_to_uint8(rgb)), _fit_options(options, header, target_bytes, ckpt.path, device),
+                         mask=None if mask is None else torch.from_numpy(mask))
+        ckpt.fitted(fit_result.steps)
         model = model.eval()  # stays on the fitting device: quantize_model copies to the CPU
-        encoder_info = {"encoder": f"nvcodec {__version__}", "target_bpp": options.bpp,
-                        "fit_steps": fit_result.steps, "seed": options.seed}
-        choice = search_rate(lambda step: model_codec.quantize_model(model, step), header, target_bytes,
-                             weight_rel_step=rate.weight_rel_step, tolerance=options.tolerance,
-                             preset=options.x265_preset, encoder_info=encoder_info)
-
+        choice = _code(model, header, target_bytes, options, fit_result.steps)
         # honest report: parse the bytes we are about to write, exactly as the decoder does
         container = read_container(choice.data, known_types=model_codec.KNOWN_TYPES)
         decoded = model_codec.model_from_container(container, device)
@@ -215,24 +191,49 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
         quantized = model_codec.model_from_quantized(model_codec.quantize_model(model, choice.weight_rel_step), device)
         quality = measure_quality(decoded, {"float": model, "quantized": quantized}, info, frames, rgb, mask,
                                   device=device)
-
         atomic_write_bytes(dst, choice.data, overwrite=options.overwrite)
-    except KeyboardInterrupt:  # the checkpoint holds the finished fit: resuming skips straight here
-        raise Interrupted(f"interrupted after fitting ({fit_result.steps} steps; checkpoint saved to {ckpt}); "
-                          f"resume with: {_resume_command(src, dst, options, ckpt, raw)}") from None
-    except BaseException:
-        if options.checkpoint_path is None:  # our own checkpoint: no resume is offered, so no litter
-            with contextlib.suppress(OSError):
-                Path(ckpt).unlink()
-        raise
-    if Path(ckpt).exists() and options.checkpoint_path is None:
-        Path(ckpt).unlink()
+    return _encode_report(options, dst, info, device, sizing, fit_result, choice, container, quality,
+                          time.perf_counter() - t0)
+
+
+def _fit_options(options: EncodeOptions, header: StreamHeader, target_bytes: float, checkpoint: str,
+                 device: torch.device):
+    """The encode preset of the fit, with the file's own grid codec in the loop."""
+    from .fit import fit_preset
+    from .rate.coded_grids import coded_grids
+
+    rate = options.rate_model
+    budget = options.time_budget if options.time_budget is not None or options.steps else DEFAULT_TIME_BUDGET
+    as_file = coded_grids(header, target_bytes, weight_rel_step=rate.weight_rel_step,
+                          tolerance=options.tolerance, preset=options.x265_preset)
+    return fit_preset(
+        "encode", steps=options.steps, time_budget=budget, device=str(device), seed=options.seed,
+        weight_rel_step=rate.weight_rel_step, checkpoint_path=checkpoint, resume=options.resume,
+        progress_bar=options.progress, **{"grid_codec": as_file, **options.fit_overrides})
+
+
+def _code(model: torch.nn.Module, header: StreamHeader, target_bytes: float, options: EncodeOptions, fit_steps: int):
+    """The file's bytes: the grid QP and weight step that land the size on the target."""
+    from .rate.search import search_rate
+
+    encoder_info = {"encoder": f"nvcodec {__version__}", "target_bpp": options.bpp, "fit_steps": fit_steps,
+                    "seed": options.seed}
+    return search_rate(lambda step: model_codec.quantize_model(model, step), header, target_bytes,
+                       weight_rel_step=options.rate_model.weight_rel_step,
+                       tolerance=options.tolerance, preset=options.x265_preset, encoder_info=encoder_info)
+
+
+def _encode_report(options: EncodeOptions, dst, info: VideoInfo, device, sizing, fit_result, choice, container,
+                   quality: Mapping[str, float | None], seconds: float) -> EncodeReport:
+    from .rate.search import describe as describe_rate
+    from .rate.sizing import describe
+
     size = len(choice.data)
     return EncodeReport(
-        output=str(dst), bytes=size, bpp=size * 8 / info.pixels, target_bpp=options.bpp,
+        output=str(dst), bytes=size, bpp=bpp_of(size, info.pixels), target_bpp=options.bpp,
         psnr=quality["psnr_rgb"], psnr_yuv=quality["psnr_yuv"], psnr_y=quality["psnr_y"],
         psnr_u=quality["psnr_u"], psnr_v=quality["psnr_v"], psnr_unquantized=quality["psnr_float"],
-        encode_seconds=time.perf_counter() - t0, fit_seconds=fit_result.seconds, fit_steps=fit_result.steps,
+        encode_seconds=seconds, fit_seconds=fit_result.seconds, fit_steps=fit_result.steps,
         samples_per_second=fit_result.samples_per_second, passes=fit_result.passes, fit_engine=fit_result.engine,
         width=info.width, height=info.height, frames=info.frames,
         fps=f"{info.fps.numerator}/{info.fps.denominator}", device=str(device),
@@ -241,39 +242,6 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
         psnr_stages={"float": quality["psnr_float"], "quantized": quality["psnr_quantized"],
                      "decoded": quality["psnr_rgb"]},
     )
-
-
-def _resume_command(src, dst, options: EncodeOptions, ckpt, raw: RawSpec | None = None) -> str:
-    """The shell command (quoted) that repeats this encode from its checkpoint: every option that
-    shapes the clip, the model or the fit is repeated, so the checkpoint matches."""
-    parts = ["nvcodec", "encode", str(src), "-o", str(dst), "--bpp", str(options.bpp)]
-    if options.time_budget is not None:
-        parts += ["--time", str(options.time_budget)]
-    if options.steps is not None:
-        parts += ["--steps", str(options.steps)]
-    parts += ["--seed", str(options.seed)]
-    if options.max_decode_macs != DEFAULT_MAX_DECODE_MACS:
-        parts += ["--max-decode-macs", str(options.max_decode_macs or 0)]
-    if options.device != "auto":
-        parts += ["--device", options.device]
-    if options.frame_range is not None:
-        a, b = options.frame_range
-        parts += ["--frames", f"{'' if a is None else a}:{'' if b is None else b}"]
-    if options.mask_path is not None:
-        parts += ["--mask", str(options.mask_path)]
-    if options.mask_boxes is not None:
-        parts += ["--mask-boxes", f"{options.mask_boxes[0]}:{options.mask_boxes[1]}"]
-    if raw is not None:
-        parts += ["--size", f"{raw.width}x{raw.height}", "--fps", f"{raw.fps.numerator}/{raw.fps.denominator}",
-                  "--pix-fmt", raw.pix_fmt]
-    if options.checkpoint_path is not None:  # the default (OUTPUT.ckpt) follows from -o
-        parts += ["--checkpoint", str(ckpt)]
-    parts.append("--resume")
-    if options.overwrite:
-        parts.append("-y")
-    if not options.progress:
-        parts.append("-q")
-    return shlex.join(parts)
 
 
 def measure_quality(decoded: torch.nn.Module, references: Mapping[str, torch.nn.Module], info: VideoInfo,
@@ -334,9 +302,7 @@ def decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOption
     container = read_container_file(src, known_types=model_codec.KNOWN_TYPES)
     model = model_codec.model_from_container(container, device)
     h = container.header
-    src_info = VideoInfo(width=h.width, height=h.height, frames=h.frames, fps=h.fps, chroma=h.chroma,
-                         chroma_siting=h.chroma_siting, bit_depth=h.bit_depth, color_range=h.color_range,
-                         matrix=h.matrix)
+    src_info = VideoInfo(**h.video_fields())
     width, height = output_size(h.width, h.height, h.chroma, scale=options.scale, size=options.size)
     grid = output_times(h.frames, h.fps, fps_mult=options.fps_mult, fps=options.fps,
                         frame_range=options.frame_range)
@@ -383,7 +349,6 @@ def nvc_info(path: Path) -> dict[str, Any]:
     q = model_codec.quantized_from_container(container)  # validates the model chunks too
     h = container.header
     size = path.stat().st_size
-    pixels = h.width * h.height * h.frames
     enc = container.find(model_codec.ENCODER_INFO, 0)
     return {
         "format": "nvc",
@@ -392,7 +357,7 @@ def nvc_info(path: Path) -> dict[str, Any]:
         "fps": f"{h.fps_num}/{h.fps_den}", "fps_float": h.fps_num / h.fps_den,
         "chroma": h.chroma, "chroma_siting": h.chroma_siting, "bit_depth": h.bit_depth,
         "matrix": h.matrix, "color_range": h.color_range,
-        "bytes": size, "bpp": size * 8 / pixels,
+        "bytes": size, "bpp": bpp_of(size, VideoInfo(**h.video_fields()).pixels),
         "segments": [{"id": s.id, "first_frame": s.first_frame, "frame_count": s.frame_count}
                      for s in container.segments],
         "chunks": chunk_table(container),

@@ -11,16 +11,18 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import shlex
 import signal
 import sys
 import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
 from . import __version__
+from .defaults import DEFAULT_BPP, DEFAULT_MAX_DECODE_MACS, DEFAULT_TIME_BUDGET, DEMO_BPP, DEMO_TIME_BUDGET
 from .errors import Interrupted, NvcodecError
 
 
@@ -213,18 +215,18 @@ def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, no_lpips: bo
 @cli.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output .nvc file.")
-@click.option("--bpp", type=click.FloatRange(min=0.001, max=24.0), default=0.1, show_default=True,
+@click.option("--bpp", type=click.FloatRange(min=0.001, max=24.0), default=DEFAULT_BPP, show_default=True,
               help="Target bits per pixel: file bytes x 8 / (W x H x frames).")
 @click.option("--time", "time_budget", type=click.FloatRange(min=0.5), default=None,
-              help="Wall-clock seconds for fitting (default: 60 unless --steps).")
+              help=f"Wall-clock seconds for fitting (default: {DEFAULT_TIME_BUDGET:g} unless --steps).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Fitting steps (deterministic).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Random seed. With --steps, the same options give identical bytes on the same machine and torch "
                    "build; another CPU may round floats differently, so its file can differ in the last bits.")
 @click.option("--max-decode-macs", type=click.IntRange(min=0), default=None, metavar="N",
               help="Decoding cost cap: the base network's multiply-adds per pixel and frame "
-                   "[default: 2500, a 3x32 network, ~27-35 CIF frames/s on 2 CPU cores; 0: no cap, "
-                   "the network widens with the budget].")
+                   f"[default: {DEFAULT_MAX_DECODE_MACS}, a 3x32 network, ~27-35 CIF frames/s on 2 CPU cores; "
+                   "0: no cap, the network widens with the budget].")
 @device_opt
 @click.option("--frames", "frame_range", metavar="A:B", help="Encode source frames A..B-1 only.")
 @click.option("--mask", "mask_path", type=click.Path(path_type=Path),
@@ -328,8 +330,8 @@ def decode(input_path: Path, output: Path, scale, out_size, fps_mult, out_fps, f
 @cli.command()
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), default=Path("nvcodec-demo"),
               show_default=True, help="Folder for the demo's files (created; its demo files are replaced).")
-@click.option("--bpp", type=click.FloatRange(min=0.001, max=24.0), default=0.2, show_default=True)
-@click.option("--time", "time_budget", type=click.FloatRange(min=0.5), default=30.0, show_default=True,
+@click.option("--bpp", type=click.FloatRange(min=0.001, max=24.0), default=DEMO_BPP, show_default=True)
+@click.option("--time", "time_budget", type=click.FloatRange(min=0.5), default=DEMO_TIME_BUDGET, show_default=True,
               help="Wall-clock seconds for fitting.")
 @device_opt
 @json_opt
@@ -387,48 +389,56 @@ def _terminate_like_ctrl_c():
         signal.signal(signal.SIGTERM, old)
 
 
+def resume_command(args: list[str]) -> str:
+    """The shell command (quoted) that continues an interrupted encode from its checkpoint: the
+    user's own arguments, so every option that shaped the clip, the model and the fit is
+    repeated and the checkpoint matches, plus --resume."""
+    argv = list(args)
+    if "--resume" not in argv:
+        argv.append("--resume")
+    return shlex.join(["nvcodec", *argv])
+
+
+def _command_name(args: list[str]) -> str | None:
+    """The subcommand of an argument list (the group's own options are flags)."""
+    return next((a for a in args if not a.startswith("-")), None)
+
+
+def _interrupted(e: Interrupted, args: list[str]) -> str:
+    if e.checkpoint is not None and _command_name(args) == "encode":
+        return f"interrupted: {_line(e)}; resume with: {resume_command(args)}"
+    return f"interrupted: {_line(e)}"
+
+
+#: how each failure reaches the user, first match wins: (exception type, exit code or None for
+#: the exception's own, the line after "nvcodec: ", whether --debug shows the traceback instead)
+_FAILURES: tuple[tuple[type[BaseException], int | None, Callable[[Any, list[str]], str], bool], ...] = (
+    (click.exceptions.Abort, 130, lambda e, args: "interrupted", False),  # click's Ctrl-C outside the fit
+    (click.ClickException, None, lambda e, args: f"error: {_line(e.format_message())}", True),  # usage: 2
+    (Interrupted, 130, _interrupted, True),
+    (NvcodecError, 1, lambda e, args: f"error: {_line(e)}", True),
+    (KeyboardInterrupt, 130, lambda e, args: "interrupted", True),
+    (MemoryError, 1, lambda e, args: "error: out of memory", True),
+    # a bug of ours: still one line, never a traceback
+    (Exception, 1, lambda e, args: f"internal error: {type(e).__name__}: {_line(e)} (run with --debug for details)",
+     True),
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; never lets a traceback reach the user unless --debug."""
     args = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in args
     try:
         with _terminate_like_ctrl_c():
             cli.main(args=args, prog_name="nvcodec", standalone_mode=False)
     except click.exceptions.Exit as e:
         return e.exit_code
-    except click.exceptions.Abort:  # click's form of Ctrl-C (KeyboardInterrupt) outside the fit
-        click.echo("nvcodec: interrupted", err=True)
-        return 130
-    except click.ClickException as e:
-        if debug:
+    except (Exception, KeyboardInterrupt) as e:
+        kind, code, text, debug_raises = next(row for row in _FAILURES if isinstance(e, row[0]))
+        if debug_raises and "--debug" in args:
             raise
-        click.echo(f"nvcodec: error: {_line(e.format_message())}", err=True)
-        return e.exit_code  # 2 for usage errors
-    except Interrupted as e:
-        if debug:
-            raise
-        click.echo(f"nvcodec: interrupted: {_line(e)}", err=True)
-        return 130
-    except NvcodecError as e:
-        if debug:
-            raise
-        click.echo(f"nvcodec: error: {_line(e)}", err=True)
-        return 1
-    except KeyboardInterrupt:
-        if debug:
-            raise
-        click.echo("nvcodec: interrupted", err=True)
-        return 130
-    except MemoryError:
-        if debug:
-            raise
-        click.echo("nvcodec: error: out of memory", err=True)
-        return 1
-    except Exception as e:  # a bug of ours: still one line, never a traceback
-        if debug:
-            raise
-        click.echo(f"nvcodec: internal error: {type(e).__name__}: {_line(e)} (run with --debug for details)", err=True)
-        return 1
+        click.echo(f"nvcodec: {text(e, args)}", err=True)
+        return e.exit_code if code is None else code
     return 0
 
 

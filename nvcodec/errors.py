@@ -32,4 +32,9 @@ class EncodeError(NvcodecError):
 
 
 class Interrupted(NvcodecError):
-    """The user interrupted a long job; a checkpoint may have been saved."""
+    """The user interrupted a long job; `checkpoint` names the file it can resume from (None:
+    nothing was saved). The CLI turns it into the command that resumes."""
+
+    def __init__(self, message: str, checkpoint: str | None = None) -> None:
+        super().__init__(message)
+        self.checkpoint = checkpoint

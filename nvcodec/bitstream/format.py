@@ -116,6 +116,13 @@ class StreamHeader:
     def fps(self) -> Fraction:
         return Fraction(self.fps_num, self.fps_den)
 
+    def video_fields(self) -> dict[str, Any]:
+        """What the header says about the video, by the names nvcodec.video's VideoInfo uses
+        (the decoder's output format: `VideoInfo(**header.video_fields())`)."""
+        return {"width": self.width, "height": self.height, "frames": self.frames, "fps": self.fps,
+                "chroma": self.chroma, "chroma_siting": self.chroma_siting, "bit_depth": self.bit_depth,
+                "color_range": self.color_range, "matrix": self.matrix}
+
     @classmethod
     def from_video_info(cls, info: Any) -> "StreamHeader":
         """Build from an nvcodec.video VideoInfo (duck-typed: reads its attributes)."""

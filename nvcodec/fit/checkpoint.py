@@ -6,13 +6,14 @@ weights-only loader (tensors and plain data: a checkpoint handed to us runs no c
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from ..errors import BitstreamError, InputError
+from ..errors import BitstreamError, InputError, Interrupted
 from ..fsutil import atomic_path
 from ..model.nvtm import NVTM
 
@@ -104,3 +105,43 @@ def restore_checkpoint(path: str, model: NVTM, opt: torch.optim.Optimizer, gen: 
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "FitState", "save_checkpoint", "load_checkpoint",
            "restore_checkpoint"]
+
+
+class EncodeCheckpoint:
+    """An encode's checkpoint file from the first fitting step to the written output (a context
+    manager around both).
+
+    An interrupt keeps it and says so: during the fit the loop has saved the last step; after
+    the fit (rate search, quality check) the file holds the finished fit, so a resume skips
+    straight to coding. Otherwise it goes once the job ends, after success or after a failure
+    past the fit, when it is the encoder's own (`owned`: no path given, so no resume is
+    offered). A failure inside the fit leaves it as it is: it may be the very file a resume
+    was asked to continue from.
+    """
+
+    def __init__(self, path: str | os.PathLike, owned: bool) -> None:
+        self.path = str(path)
+        self.owned = owned
+        self._fitted_steps: int | None = None
+
+    def fitted(self, steps: int) -> None:
+        """The fit finished after `steps` steps (its checkpoint is saved)."""
+        self._fitted_steps = steps
+
+    def __enter__(self) -> "EncodeCheckpoint":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if exc is None:
+            self._remove_if_owned()
+        elif self._fitted_steps is not None and isinstance(exc, KeyboardInterrupt):
+            raise Interrupted(f"interrupted after fitting ({self._fitted_steps} steps; checkpoint saved to "
+                              f"{self.path})", checkpoint=self.path) from None
+        elif self._fitted_steps is not None and not isinstance(exc, Interrupted):
+            self._remove_if_owned()
+        return False
+
+    def _remove_if_owned(self) -> None:
+        if self.owned:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)

@@ -323,7 +323,8 @@ class _Run:
             at = self.state.step
             if self.ckpt:
                 self.save()
-                raise Interrupted(f"fitting interrupted at step {at}; checkpoint saved to {self.ckpt}") from None
+                raise Interrupted(f"fitting interrupted at step {at}; checkpoint saved to {self.ckpt}",
+                                  checkpoint=self.ckpt) from None
             raise Interrupted(f"fitting interrupted at step {at} (no checkpoint path was set)") from None
         finally:
             self.reporter.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ..defaults import DEFAULT_MAX_DECODE_MACS
 from ..errors import EncodeError
 from ..model.config import BaseNetConfig, FlowConfig, GridConfig, NVTMConfig
 from ..model.nvtm import NVTM
@@ -95,15 +96,6 @@ def codec_template() -> NVTMConfig:
     selects any family.
     """
     return NVTMConfig.paper().replace(alignment="none")
-
-
-#: default cap on the base network's per-pixel, per-frame multiply-adds (`siren.synthesis_macs`).
-#: It bounds decoding cost whatever the clip length (the network otherwise widens with the
-#: budget) and puts the rest of the budget into the grids. 2500 admits a 3 x 32 base network:
-#: CIF decodes at ~27-35 frames/s on two CPU cores (3 x 48: ~23, uncapped 3 x 64: ~17;
-#: benchmarks/RESULTS.md, "Decode speed"); its cost in quality against the uncapped network is
-#: to be measured again ("Decoding cost cap": the earlier runs named no commit).
-DEFAULT_MAX_DECODE_MACS = 2500
 
 
 def choose_config(width: int, height: int, frames: int, bpp: float, *,

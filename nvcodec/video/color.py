@@ -289,3 +289,8 @@ __all__ = [
     "range_scale_offset",
     "siting_offsets",
 ]
+
+
+def rgb_to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """Float RGB in [0, 1] as 8-bit samples (rounded, clipped): what the fit trains on and PNGs hold."""
+    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import DependencyError, OutputError
 from ..fsutil import atomic_path
+from .color import rgb_to_uint8
 
 
 def is_png_target(path: Path) -> bool:
@@ -52,7 +53,7 @@ def write_png_frames(target: Path, frames: Iterable[np.ndarray], count: int, *, 
         if p.exists() and not overwrite:
             raise OutputError(f"output exists: {p} (use -y/--overwrite to replace it)")
     for p, rgb in zip(paths, frames):
-        img = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)[:, :, ::-1]
+        img = rgb_to_uint8(rgb)[:, :, ::-1]
         ok, buf = cv2.imencode(".png", np.ascontiguousarray(img))
         if not ok:
             raise OutputError(f"could not encode PNG for {p}")

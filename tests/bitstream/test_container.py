@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -282,3 +283,13 @@ def test_mutations_only_ever_raise_bitstream_error(data: st.DataObject) -> None:
     except BitstreamError:
         return
     assert isinstance(c, Container)
+
+
+def test_header_video_fields_round_trip_through_video_info():
+    from nvcodec.video import VideoInfo
+
+    info = VideoInfo(width=36, height=20, frames=7, fps=Fraction(30000, 1001), chroma="422", chroma_siting="jpeg",
+                     bit_depth=10, color_range="full", matrix="bt709")
+    header = StreamHeader.from_video_info(info)
+    assert VideoInfo(**header.video_fields()) == info
+    assert StreamHeader.from_video_info(VideoInfo(**header.video_fields())) == header

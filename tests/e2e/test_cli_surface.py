@@ -29,6 +29,22 @@ def test_help(cmd):
     assert r.returncode == 0 and "Usage" in r.stdout
 
 
+def test_help_shows_the_library_defaults():
+    """Help text reads its defaults from nvcodec.defaults, the home the library's options use."""
+    from click.testing import CliRunner
+
+    from nvcodec import api, defaults
+    from nvcodec.cli import cli
+
+    text = " ".join(CliRunner().invoke(cli, ["encode", "--help"]).output.split())
+    assert f"[default: {defaults.DEFAULT_BPP};" in text and f"default: {defaults.DEFAULT_TIME_BUDGET:g} unless" in text
+    assert f"[default: {defaults.DEFAULT_MAX_DECODE_MACS}," in text
+    opts = api.EncodeOptions()
+    assert (opts.bpp, opts.max_decode_macs) == (defaults.DEFAULT_BPP, defaults.DEFAULT_MAX_DECODE_MACS)
+    demo = " ".join(CliRunner().invoke(cli, ["demo", "--help"]).output.split())
+    assert f"[default: {defaults.DEMO_BPP};" in demo and f"[default: {defaults.DEMO_TIME_BUDGET};" in demo
+
+
 def test_info_json_on_sample():
     r = run_cli("info", str(sample_clip_path()), "--json")
     assert r.returncode == 0, r.stderr

@@ -9,7 +9,6 @@ import shlex
 import signal
 import subprocess
 import sys
-from fractions import Fraction
 
 import pytest
 import torch
@@ -107,43 +106,62 @@ def test_interrupted_and_resumed_equals_uninterrupted(interrupted_then_resumed, 
     assert interrupted_then_resumed["out"].read_bytes() == uninterrupted
 
 
-def test_ctrl_c_after_the_fit_also_offers_the_resume(small_clip, tmp_path, monkeypatch):
-    """Ctrl-C during the rate search (after fitting): the checkpoint holds the finished fit."""
+def test_ctrl_c_after_the_fit_also_offers_the_resume(small_clip, tmp_path, monkeypatch, capsys):
+    """Ctrl-C during the rate search (after fitting): the checkpoint holds the finished fit; the
+    library names it, the CLI turns it into the resume command."""
     import nvcodec.rate.search as search
+    from nvcodec.cli import main
 
     def ctrl_c(*a, **k):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(search, "search_rate", ctrl_c)
-    with pytest.raises(Interrupted, match=r"interrupted after fitting \(4 steps; checkpoint saved to .*o\.nvc\.ckpt\); "
-                                          r"resume with: nvcodec encode .* --steps 4 .*--resume"):
+    with pytest.raises(Interrupted, match=r"interrupted after fitting \(4 steps; checkpoint saved to .*o\.nvc\.ckpt\)$") as e:
         api.encode(small_clip, tmp_path / "o.nvc", api.EncodeOptions(bpp=2.0, steps=4, progress=False, device="cpu"))
+    assert e.value.checkpoint == str(tmp_path / "o.nvc.ckpt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.nvc.ckpt"]
+    out = tmp_path / "cli"
+    out.mkdir()
+    assert main(["encode", str(small_clip), "-o", str(out / "o.nvc"), "--bpp", "2", "--steps", "4", "--device", "cpu",
+                 "-q"]) == 130
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.fullmatch(r"nvcodec: interrupted: interrupted after fitting \(4 steps; checkpoint saved to .*o\.nvc\.ckpt\); "
+                        r"resume with: nvcodec encode .* --steps 4 .*--resume", line), line
+    assert sorted(p.name for p in out.iterdir()) == ["o.nvc.ckpt"]
+
+
+def test_a_failure_after_the_fit_removes_the_encoders_own_checkpoint(small_clip, tmp_path, monkeypatch):
+    """No resume is offered for a failure (not an interrupt): the default checkpoint is not left behind."""
+    import nvcodec.rate.search as search
+    from nvcodec.errors import EncodeError
+
+    def fail(*a, **k):
+        raise EncodeError("no rate fits")
+
+    monkeypatch.setattr(search, "search_rate", fail)
+    with pytest.raises(EncodeError, match="no rate fits"):
+        api.encode(small_clip, tmp_path / "o.nvc", api.EncodeOptions(bpp=2.0, steps=4, progress=False, device="cpu"))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_resume_command_repeats_every_shaping_option(tmp_path):
-    from nvcodec.video import RawSpec
+    from nvcodec.cli import resume_command
 
-    opts = api.EncodeOptions(bpp=0.25, steps=100, seed=7, device="cpu", frame_range=(2, None),
-                             mask_boxes=(3, 16), mask_path=tmp_path / "my mask.png",
-                             checkpoint_path=tmp_path / "c k.ckpt", overwrite=True, progress=False)
-    raw = RawSpec(width=64, height=48, fps=Fraction(30000, 1001), pix_fmt="yuv422p")
-    cmd = api._resume_command(tmp_path / "in put.yuv", tmp_path / "o.nvc", opts, opts.checkpoint_path, raw)
-    argv = shlex.split(cmd)
-    assert argv[:3] == ["nvcodec", "encode", str(tmp_path / "in put.yuv")]
-    pairs = {a: argv[i + 1] for i, a in enumerate(argv[:-1]) if a.startswith("--") or a == "-o"}
-    assert pairs["--bpp"] == "0.25" and pairs["--steps"] == "100" and pairs["--seed"] == "7"
-    assert pairs["--device"] == "cpu" and pairs["--frames"] == "2:" and pairs["--mask-boxes"] == "3:16"
-    assert pairs["--mask"] == str(tmp_path / "my mask.png") and pairs["--checkpoint"] == str(tmp_path / "c k.ckpt")
-    assert pairs["--size"] == "64x48" and pairs["--fps"] == "30000/1001" and pairs["--pix-fmt"] == "yuv422p"
-    assert {"--resume", "-y", "-q"} <= set(argv)
+    args = ["--debug", "encode", str(tmp_path / "in put.yuv"), "-o", str(tmp_path / "o.nvc"), "--bpp", "0.25",
+            "--steps", "100", "--seed", "7", "--device", "cpu", "--frames", "2:", "--mask-boxes", "3:16",
+            "--mask", str(tmp_path / "my mask.png"), "--checkpoint", str(tmp_path / "c k.ckpt"), "--size", "64x48",
+            "--fps", "30000/1001", "--pix-fmt", "yuv422p", "-y", "-q"]
+    argv = shlex.split(resume_command(args))
+    assert argv == ["nvcodec", *args, "--resume"]
+    assert shlex.split(resume_command([*args, "--resume"])) == argv  # never twice
     # and the CLI parses it back into the same options
     from nvcodec.cli import cli
 
-    params = cli.commands["encode"].make_context("encode", argv[2:]).params
+    params = cli.commands["encode"].make_context("encode", argv[3:]).params
     assert params["input_path"] == tmp_path / "in put.yuv" and params["bpp"] == 0.25 and params["steps"] == 100
     assert params["frame_range"] == "2:" and params["resume"] and params["overwrite"] and params["quiet"]
     assert params["raw_size"] == "64x48" and params["raw_fps"] == "30000/1001" and params["device"] == "cpu"
+    assert params["mask_path"] == tmp_path / "my mask.png" and params["checkpoint"] == tmp_path / "c k.ckpt"
 
 
 # ------------------------------------------------------------------ the fit loop itself

@@ -152,3 +152,11 @@ def test_torch_conversion_on_cuda() -> None:  # pragma: no cover - GPU only
     back = frames_to_rgb_torch(frames, info, device="cuda")
     assert back.device.type == "cuda"
     torch.testing.assert_close(back.cpu(), frames_to_rgb_torch(frames, info), atol=1e-5, rtol=0)
+
+
+def test_rgb_to_uint8_rounds_and_clips():
+    from nvcodec.video.color import rgb_to_uint8
+
+    x = np.array([-0.1, 0.0, 0.4 / 255, 1.6 / 255, 0.5, 1.0, 1.2], dtype=np.float32)
+    assert rgb_to_uint8(x).tolist() == [0, 0, 0, 2, 128, 255, 255]
+    assert rgb_to_uint8(x).dtype == np.uint8

@@ -1,0 +1,24 @@
+"""The defaults a user sees: one home, read by the library's options and the CLI's help.
+
+Torch-free, so that the CLI can show them without loading the model code.
+"""
+
+from __future__ import annotations
+
+#: target bits per pixel of `encode` (file bytes x 8 / (W x H x frames))
+DEFAULT_BPP = 0.1
+
+#: fitting seconds when neither --time nor --steps is given
+DEFAULT_TIME_BUDGET = 60.0
+
+#: default cap on the base network's per-pixel, per-frame multiply-adds (`siren.synthesis_macs`).
+#: It bounds decoding cost whatever the clip length (the network otherwise widens with the
+#: budget) and puts the rest of the budget into the grids. 2500 admits a 3 x 32 base network:
+#: CIF decodes at ~27-35 frames/s on two CPU cores (3 x 48: ~23, uncapped 3 x 64: ~17;
+#: benchmarks/RESULTS.md, "Decode speed"); its cost in quality against the uncapped network is
+#: to be measured again ("Decoding cost cap": the earlier runs named no commit).
+DEFAULT_MAX_DECODE_MACS = 2500
+
+#: `nvcodec demo`: the bundled clip at a rate and budget that show the codec in half a minute
+DEMO_BPP = 0.2
+DEMO_TIME_BUDGET = 30.0

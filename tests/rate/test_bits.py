@@ -1,0 +1,8 @@
+from nvcodec.rate.bits import bpp_of, bytes_for_bpp
+
+
+def test_bpp_and_bytes_are_inverse():
+    pixels = 352 * 288 * 30
+    assert bytes_for_bpp(0.1, pixels) == 0.1 * pixels / 8 == 38016.0
+    assert bpp_of(38016, pixels) == 0.1
+    assert bpp_of(int(bytes_for_bpp(0.37, pixels)), pixels) <= 0.37
