@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -52,6 +53,7 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
             os.fsync(fh.fileno())
         if target.exists() and not overwrite:
             raise OutputError(f"output exists: {target} (use -y/--overwrite to replace it)")
+        os.chmod(tmp, _output_mode(target))
         os.replace(tmp, target)
         _fsync_dir(target.parent)
     except BaseException:
@@ -66,6 +68,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, overwrite: bool = F
         with open(tmp, "wb") as fh:
             fh.write(data)
     return Path(path)
+
+
+def _output_mode(target: Path) -> int:
+    """The permissions the output gets: those of the file it replaces, else what open() would
+    give a new file under the user's umask (mkstemp's temporary is private, 0600)."""
+    with contextlib.suppress(OSError):
+        return stat.S_IMODE(target.stat().st_mode)
+    mask = os.umask(0)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _fsync_dir(directory: Path) -> None:
