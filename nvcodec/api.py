@@ -18,11 +18,12 @@ import numpy as np
 import torch
 
 from . import __version__
-from .defaults import DEFAULT_BPP, DEFAULT_MAX_DECODE_MACS, DEFAULT_TIME_BUDGET
+from .defaults import DEFAULT_BPP, DEFAULT_MAX_DECODE_MACS, DEFAULT_PRESET
 from .bitstream.format import StreamHeader, chunk_table
 from .bitstream.reader import read_container, read_container_file
 from .compress import grid_codec, model_codec
-from .device import resolve_device
+from .device import cpu_threads, resolve_device
+from .effort import effort
 from .errors import InputError
 from .fsutil import atomic_write_bytes, check_output_path
 from .metrics.psnr import PsnrAccumulator, frame_errors, json_value
@@ -34,14 +35,17 @@ from .render import output_size, output_times, render_frames
 from .video import RawSpec, VideoInfo, create_writer, open_video, probe
 from .video.color import rgb_to_uint8, rgb_to_yuv, yuv_to_rgb
 from .video.images import is_png_target, write_png_frames
+from .video.rawyuv import with_pix_fmt
 
 # ------------------------------------------------------------------ options / reports
 
 @dataclass
 class EncodeOptions:
     bpp: float = DEFAULT_BPP
-    time_budget: float | None = None
-    steps: int | None = None
+    preset: str = DEFAULT_PRESET  # nvcodec.effort: the fitting budget per million pixels
+    time_budget: float | None = None  # fitting seconds, over the preset's
+    steps: int | None = None  # fitting steps (deterministic), over the preset's and time_budget
+    threads: int | None = None  # torch CPU threads for the whole encode (None: torch's default)
     seed: int = 0
     device: str = "auto"
     frame_range: tuple[int | None, int | None] | None = None
@@ -106,6 +110,9 @@ class DecodeOptions:
     device: str = "auto"
     overwrite: bool = False
     progress: bool = True
+    pix_fmt: str | None = None  # output chroma layout and bit depth (ffmpeg's names); None: the source's
+    crf: int | None = None  # x264/x265 quality of .mp4/.mkv/.mov output; None: near-transparent
+    threads: int | None = None  # torch CPU threads (None: torch's default)
 
 
 @dataclass
@@ -158,6 +165,13 @@ def load_source(src: str | os.PathLike, raw: RawSpec | None = None,
 def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOptions,
            raw: RawSpec | None = None) -> EncodeReport:
     """Fit NVTM to `src` and write `dst` (.nvc) at options.bpp; returns the honest report."""
+    effort(options.preset)  # an unknown preset fails before any work
+    with cpu_threads(options.threads):
+        return _encode(src, dst, options, raw)
+
+
+def _encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOptions,
+            raw: RawSpec | None = None) -> EncodeReport:
     from .fit import EncodeCheckpoint, fit
     from .masks import build_mask
     from .model.nvtm import NVTM
@@ -203,13 +217,20 @@ def _fit_options(options: EncodeOptions, header: StreamHeader, target_bytes: flo
     from .rate.coded_grids import coded_grids
 
     rate = options.rate_model
-    budget = options.time_budget if options.time_budget is not None or options.steps else DEFAULT_TIME_BUDGET
+    budget = _fit_budget(options, header)
     as_file = coded_grids(header, target_bytes, weight_rel_step=rate.weight_rel_step,
                           tolerance=options.tolerance, preset=options.x265_preset)
     return fit_preset(
         "encode", steps=options.steps, time_budget=budget, device=str(device), seed=options.seed,
         weight_rel_step=rate.weight_rel_step, checkpoint_path=checkpoint, resume=options.resume,
         progress_bar=options.progress, **{"grid_codec": as_file, **options.fit_overrides})
+
+
+def _fit_budget(options: EncodeOptions, header: StreamHeader) -> float | None:
+    """Fitting seconds: --time, else none when --steps decides, else the preset's for this clip."""
+    if options.time_budget is not None or options.steps:
+        return options.time_budget
+    return effort(options.preset).fit_seconds(VideoInfo(**header.video_fields()).pixels)
 
 
 def _code(model: torch.nn.Module, header: StreamHeader, target_bytes: float, options: EncodeOptions, fit_steps: int):
@@ -293,6 +314,12 @@ def decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOption
            progress: Callable[[int, int], None] | None = None) -> DecodeReport:
     """Render an .nvc file to a video at any size, frame rate and frame range."""
     grid_codec.require_pyav()  # loading the HEVC library is start-up, like importing torch: not timed
+    with cpu_threads(options.threads):
+        return _decode(src, dst, options, progress)
+
+
+def _decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOptions,
+            progress: Callable[[int, int], None] | None) -> DecodeReport:
     t0 = time.perf_counter()
     dst_path = Path(dst)
     png = is_png_target(dst_path)
@@ -302,16 +329,18 @@ def decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOption
     container = read_container_file(src, known_types=model_codec.KNOWN_TYPES)
     model = model_codec.model_from_container(container, device)
     h = container.header
-    src_info = VideoInfo(**h.video_fields())
-    width, height = output_size(h.width, h.height, h.chroma, scale=options.scale, size=options.size)
+    out_format = VideoInfo(**h.video_fields())
+    if options.pix_fmt is not None:
+        out_format = with_pix_fmt(out_format, options.pix_fmt)
+    width, height = output_size(h.width, h.height, out_format.chroma, scale=options.scale, size=options.size)
     grid = output_times(h.frames, h.fps, fps_mult=options.fps_mult, fps=options.fps,
                         frame_range=options.frame_range)
-    out_info = src_info.replace(width=width, height=height, frames=len(grid.times), fps=grid.fps)
+    out_info = out_format.replace(width=width, height=height, frames=len(grid.times), fps=grid.fps)
     frames = render_frames(model, grid.times, width, height, device=device)
     if png:
         write_png_frames(dst_path, frames, len(grid.times), overwrite=options.overwrite)
     else:
-        with create_writer(dst_path, out_info, overwrite=options.overwrite) as writer:
+        with create_writer(dst_path, out_info, overwrite=options.overwrite, crf=options.crf) as writer:
             for i, rgb in enumerate(frames):
                 writer.write(rgb_to_yuv(rgb, out_info))
                 if progress:

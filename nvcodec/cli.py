@@ -22,7 +22,8 @@ from typing import Any, Callable
 import click
 
 from . import __version__
-from .defaults import DEFAULT_BPP, DEFAULT_MAX_DECODE_MACS, DEFAULT_TIME_BUDGET, DEMO_BPP, DEMO_TIME_BUDGET
+from .defaults import DEFAULT_BPP, DEFAULT_CRF, DEFAULT_MAX_DECODE_MACS, DEFAULT_PRESET, DEMO_BPP, DEMO_TIME_BUDGET
+from .effort import PRESETS, describe_presets
 from .errors import Interrupted, NvcodecError
 
 
@@ -54,11 +55,16 @@ def _parse_rational(value: str | None) -> Fraction | None:
 
 
 def _parse_range(value: str | None) -> tuple[int | None, int | None] | None:
+    """`A:B` (frames A..B-1, either end optional) or `N` (the first N frames, as x265's --frames)."""
     if value is None:
         return None
     parts = value.split(":")
+    if len(parts) == 1:
+        parts = ["", value]
+        if not value.strip().isdigit() or int(value) <= 0:
+            raise click.BadParameter(f"expected a frame count N > 0 or a range A:B, got {value!r}")
     if len(parts) != 2:
-        raise click.BadParameter(f"expected A:B (frames A..B-1), got {value!r}")
+        raise click.BadParameter(f"expected N (a frame count) or A:B (frames A..B-1), got {value!r}")
     try:
         a = int(parts[0]) if parts[0] else None
         b = int(parts[1]) if parts[1] else None
@@ -77,7 +83,7 @@ def _raw_spec(size: str | None, fps: str | None, pix_fmt: str | None):
 
     wh = _parse_size(size)
     if wh is None:
-        raise click.UsageError("raw .yuv input needs --size WxH (and --fps, --pix-fmt)")
+        raise click.UsageError("raw .yuv input needs --input-size WxH (and --input-fps, --input-pix-fmt)")
     return RawSpec(width=wh[0], height=wh[1], fps=_parse_rational(fps) or Fraction(25), pix_fmt=pix_fmt or "yuv420p")
 
 
@@ -127,12 +133,17 @@ device_opt = click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
     help="Where to run the network: auto picks CUDA when present.",
 )
+# the input's geometry when it has no header (raw .yuv); the short names are the old ones, kept
+# where they can only mean the input (decode's --size/--fps are its output's)
 raw_opts = [
-    click.option("--size", "raw_size", metavar="WxH", help="Raw .yuv input only: frame size."),
-    click.option("--fps", "raw_fps", metavar="R", help="Raw .yuv input only: frame rate (e.g. 30000/1001)."),
-    click.option("--pix-fmt", "raw_pix_fmt", metavar="FMT",
-                 help="Raw .yuv input only: yuv420p, yuv422p, yuv444p, gray, or their 10le/12le/16le forms."),
+    click.option("--input-size", "--size", "raw_size", metavar="WxH", help="Raw .yuv input only: frame size."),
+    click.option("--input-fps", "--fps", "raw_fps", metavar="R",
+                 help="Raw .yuv input only: frame rate (e.g. 30000/1001) [default: 25]."),
+    click.option("--input-pix-fmt", "--pix-fmt", "raw_pix_fmt", metavar="FMT",
+                 help="Raw .yuv input only: yuv420p (default), yuv422p, yuv444p, gray, or their 10le/12le/16le forms."),
 ]
+threads_opt = click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N",
+                           help="CPU threads for the network (default: torch's, usually one per core).")
 
 
 def _with_raw(f):
@@ -217,9 +228,12 @@ def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, no_lpips: bo
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output .nvc file.")
 @click.option("--bpp", type=click.FloatRange(min=0.001, max=24.0), default=DEFAULT_BPP, show_default=True,
               help="Target bits per pixel: file bytes x 8 / (W x H x frames).")
+@click.option("--preset", type=click.Choice(list(PRESETS)), default=DEFAULT_PRESET, show_default=True,
+              help=f"Encoder effort in fitting seconds per million pixels of the clip ({describe_presets()}).")
 @click.option("--time", "time_budget", type=click.FloatRange(min=0.5), default=None,
-              help=f"Wall-clock seconds for fitting (default: {DEFAULT_TIME_BUDGET:g} unless --steps).")
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Fitting steps (deterministic).")
+              help="Wall-clock seconds for fitting, instead of the preset's.")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Fitting steps (deterministic), instead of the preset's time.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Random seed. With --steps, the same options give identical bytes on the same machine and torch "
                    "build; another CPU may round floats differently, so its file can differ in the last bits.")
@@ -228,24 +242,27 @@ def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, no_lpips: bo
                    f"[default: {DEFAULT_MAX_DECODE_MACS}, a 3x32 network, ~27-35 CIF frames/s on 2 CPU cores; "
                    "0: no cap, the network widens with the budget].")
 @device_opt
-@click.option("--frames", "frame_range", metavar="A:B", help="Encode source frames A..B-1 only.")
+@click.option("--frames", "frame_range", metavar="N|A:B", help="Encode the first N source frames, or frames A..B-1.")
 @click.option("--mask", "mask_path", type=click.Path(path_type=Path),
               help="Inpainting: a mask video/image; white pixels are left out of fitting.")
 @click.option("--mask-boxes", metavar="N:SIZE", help="Inpainting: N random SIZExSIZE boxes per frame left out of fitting.")
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="Checkpoint file (default: OUTPUT.ckpt).")
 @click.option("--resume", is_flag=True, help="Continue fitting from the checkpoint.")
 @_with_raw
+@threads_opt
 @overwrite_opt
 @json_opt
 @quiet_opt
-def encode(input_path: Path, output: Path, bpp: float, time_budget, steps, seed: int, max_decode_macs,
+def encode(input_path: Path, output: Path, bpp: float, preset: str, time_budget, steps, seed: int, max_decode_macs,
            device: str, frame_range, mask_path, mask_boxes, checkpoint, resume: bool, raw_size, raw_fps, raw_pix_fmt,
-           overwrite: bool, as_json: bool, quiet: bool) -> None:
+           threads, overwrite: bool, as_json: bool, quiet: bool) -> None:
     """Fit NVTM to a video and write it as an .nvc file at a target bpp."""
     from . import api
 
     options = api.EncodeOptions(
         bpp=bpp,
+        preset=preset,
+        threads=threads,
         time_budget=time_budget,
         steps=steps,
         seed=seed,
@@ -292,13 +309,21 @@ def _parse_boxes(value: str | None) -> tuple[int, int] | None:
 @click.option("--size", "out_size", metavar="WxH", help="Output size instead of --scale.")
 @click.option("--fps-mult", type=click.FloatRange(min=0, min_open=True, max=64), help="Frame-rate multiplier (duration kept).")
 @click.option("--fps", "out_fps", metavar="R", help="Output frame rate instead of --fps-mult (duration kept).")
-@click.option("--frames", "frame_range", metavar="A:B", help="Decode source frames A..B-1 only (random access).")
+@click.option("--frames", "frame_range", metavar="N|A:B",
+              help="Decode the first N source frames, or frames A..B-1 (random access).")
+@click.option("--pix-fmt", "pix_fmt", metavar="FMT",
+              help="Output pixel format: yuv420p, yuv422p, yuv444p, gray, or their 10le/12le/16le forms "
+                   "(.mp4/.mkv/.mov: 8 or 10 bits) [default: the source's].")
+@click.option("--crf", type=click.IntRange(min=0, max=51), default=None,
+              help=f".mp4/.mkv/.mov output: the x264/x265 constant-rate factor [default: {DEFAULT_CRF}, "
+                   "near-transparent].")
 @device_opt
+@threads_opt
 @overwrite_opt
 @json_opt
 @quiet_opt
-def decode(input_path: Path, output: Path, scale, out_size, fps_mult, out_fps, frame_range, device: str,
-           overwrite: bool, as_json: bool, quiet: bool) -> None:
+def decode(input_path: Path, output: Path, scale, out_size, fps_mult, out_fps, frame_range, pix_fmt, crf,
+           device: str, threads, overwrite: bool, as_json: bool, quiet: bool) -> None:
     """Reconstruct video from an .nvc file at any size, frame rate and range."""
     from . import api
 
@@ -312,6 +337,9 @@ def decode(input_path: Path, output: Path, scale, out_size, fps_mult, out_fps, f
         fps_mult=fps_mult,
         fps=_parse_rational(out_fps),
         frame_range=_parse_range(frame_range),
+        pix_fmt=pix_fmt,
+        crf=crf,
+        threads=threads,
         device=device,
         overwrite=overwrite,
         progress=not quiet,

@@ -8,8 +8,9 @@ from __future__ import annotations
 #: target bits per pixel of `encode` (file bytes x 8 / (W x H x frames))
 DEFAULT_BPP = 0.1
 
-#: fitting seconds when neither --time nor --steps is given
-DEFAULT_TIME_BUDGET = 60.0
+#: the encoder preset (nvcodec.effort) when neither --time nor --steps is given: ~10 s per
+#: million pixels, the old fixed 60 s on a 60-frame CIF clip
+DEFAULT_PRESET = "medium"
 
 #: default cap on the base network's per-pixel, per-frame multiply-adds (`siren.synthesis_macs`).
 #: It bounds decoding cost whatever the clip length (the network otherwise widens with the
@@ -22,3 +23,7 @@ DEFAULT_MAX_DECODE_MACS = 2500
 #: `nvcodec demo`: the bundled clip at a rate and budget that show the codec in half a minute
 DEMO_BPP = 0.2
 DEMO_TIME_BUDGET = 30.0
+
+#: x264/x265 constant-rate factor of decode's .mp4/.mkv/.mov output: near-transparent, so that
+#: what a viewer sees is nvcodec's output and not the preview codec's (--crf sets it)
+DEFAULT_CRF = 12

@@ -44,3 +44,15 @@ def tf32_matmuls(enabled: bool) -> Iterator[None]:
             yield
         finally:
             matmul.allow_tf32 = before_flag
+
+
+@contextlib.contextmanager
+def cpu_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op CPU threads set to `threads` inside the block (unchanged when None)."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

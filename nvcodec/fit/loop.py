@@ -30,18 +30,17 @@ same result as not stopping.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 from torch import Tensor
 
 from ..compress.quantize import fake_quantize_grid, fake_quantize_weight, weight_step
-from ..device import resolve_device, tf32_matmuls
+from ..device import cpu_threads, resolve_device, tf32_matmuls
 from ..errors import InputError, Interrupted
 from ..model.nvtm import NVTM, pixel_centres
 from .checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, FitState, load_checkpoint, restore_checkpoint,
@@ -187,18 +186,6 @@ def _check_geometry(model: NVTM, video_rgb: Tensor) -> None:
     if (W, H, T) != (model.width, model.height, model.frames):
         raise InputError(f"clip is {W}x{H}x{T} but the model was built for "
                          f"{model.width}x{model.height}x{model.frames}")
-
-
-@contextlib.contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    """torch's intra-op threads set to `threads` inside the block (unchanged when None)."""
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class _Run:
@@ -349,9 +336,9 @@ def fit(model: NVTM, video_rgb: Tensor, options: FitOptions, *, mask: Tensor | N
     fitting device). mask: optional bool [T, H, W], True = pixel not used."""
     opts = options.validate()
     run = _Run(model, video_rgb, opts, mask, progress)
-    with _torch_threads(opts.threads):
+    with cpu_threads(opts.threads):
         phase = run.train()
-    with _torch_threads(opts.threads):
+    with cpu_threads(opts.threads):
         return run.result(phase)
 
 

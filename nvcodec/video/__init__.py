@@ -1,8 +1,9 @@
 """Video I/O: one reader/writer interface over y4m, raw .yuv and compressed files.
 
 `open_video` picks the reader from the content and extension: a file starting with the
-YUV4MPEG2 magic (or named .y4m) is read as y4m; a .yuv file (or any file when a RawSpec
-is given) as raw planar video; anything else through PyAV (mp4, mkv, mov, ...).
+YUV4MPEG2 magic (or named .y4m) is read as y4m; a .yuv file (or any other file when a RawSpec
+is given) as raw planar video; anything else through PyAV (mp4, mkv, mov, ...). A RawSpec
+given for a file that carries its own geometry (y4m, a container extension) is an error.
 `create_writer` picks the writer from the output extension and always writes atomically:
 nothing appears at the target until `close()` succeeds.
 """
@@ -24,13 +25,15 @@ from .y4m import MAGIC, Y4MReader, Y4MWriter
 
 SAMPLE_CLIP_NAME = "cars_320x240_16f.y4m"
 _PYAV_OUTPUTS = (".mp4", ".mkv", ".mov")
+#: inputs whose extension says they carry their own geometry (PyAV reads them); raw-geometry
+#: options on them would otherwise silently force raw reading
+CONTAINER_EXTENSIONS = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts", ".m2ts", ".mts", ".flv", ".wmv",
+                                  ".mpg", ".mpeg", ".m4v", ".3gp", ".ogv", ".mxf", ".264", ".h264", ".265", ".hevc",
+                                  ".ivf", ".y4m"})
 
 
 def open_video(path: str | os.PathLike, raw: RawSpec | None = None) -> VideoReader:
-    """Open a video for reading (see the module docstring for how the format is chosen).
-
-    When a file has the y4m magic its header wins over a given RawSpec.
-    """
+    """Open a video for reading (see the module docstring for how the format is chosen)."""
     p = check_input_path(path)
     try:
         with open(p, "rb") as fh:
@@ -38,6 +41,10 @@ def open_video(path: str | os.PathLike, raw: RawSpec | None = None) -> VideoRead
     except OSError as e:
         raise InputError(f"cannot read input video {p}: {e.strerror or e}") from e
     ext = p.suffix.lower()
+    if raw is not None and (head == MAGIC or ext == ".y4m" or ext in CONTAINER_EXTENSIONS):
+        kind = "y4m" if head == MAGIC or ext == ".y4m" else ext
+        raise InputError(f"{p}: --input-size/--input-fps/--input-pix-fmt describe headerless raw input, "
+                         f"but this {kind} file carries its own; leave them out")
     if head == MAGIC or ext == ".y4m":
         return Y4MReader(p)
     if raw is not None or ext == ".yuv":
@@ -54,9 +61,12 @@ def open_video(path: str | os.PathLike, raw: RawSpec | None = None) -> VideoRead
     return PyAVReader(p)
 
 
-def create_writer(path: str | os.PathLike, info: VideoInfo, *, overwrite: bool) -> VideoWriter:
-    """Writer chosen by extension: .y4m, .yuv, .mp4/.mkv/.mov; atomic (see module docstring)."""
+def create_writer(path: str | os.PathLike, info: VideoInfo, *, overwrite: bool, crf: int | None = None) -> VideoWriter:
+    """Writer chosen by extension: .y4m, .yuv, .mp4/.mkv/.mov; atomic (see module docstring).
+    `crf`: the x264/x265 quality of .mp4/.mkv/.mov output (an error for the lossless formats)."""
     ext = Path(path).suffix.lower()
+    if crf is not None and ext not in _PYAV_OUTPUTS:
+        raise OutputError(f"--crf applies to .mp4/.mkv/.mov output; {ext or 'this output'} is written losslessly")
     if ext == ".y4m":
         return Y4MWriter(path, info, overwrite=overwrite)
     if ext == ".yuv":
@@ -64,7 +74,7 @@ def create_writer(path: str | os.PathLike, info: VideoInfo, *, overwrite: bool) 
     if ext in _PYAV_OUTPUTS:
         from .pyav_io import PyAVWriter
 
-        return PyAVWriter(path, info, overwrite=overwrite)
+        return PyAVWriter(path, info, overwrite=overwrite, crf=crf)
     raise OutputError(f"unsupported output video extension {ext or '(none)'!r} for {path} (use .y4m, .yuv, .mp4, .mkv or .mov)")
 
 

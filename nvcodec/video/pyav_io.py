@@ -28,6 +28,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..defaults import DEFAULT_CRF
 from ..errors import DependencyError, InputError, OutputError
 from ._planar import AtomicFileWriter
 from .base import check_dimensions, check_input_path, default_matrix
@@ -232,7 +233,9 @@ def _encoder_layout(info: VideoInfo) -> tuple[str, str, int]:
     """(codec, pix_fmt, bit depth) of the viewable output for `info`."""
     depth = 8 if info.bit_depth <= 8 else 10 if info.bit_depth <= 10 else 12
     codec = "libx264" if depth == 8 else "libx265"
-    chroma = "420" if info.width % 2 == 0 and info.height % 2 == 0 else "444"
+    chroma = info.chroma if info.chroma in ("422", "444") else "420"  # mono: a grey 4:2:0 picture
+    if info.width % 2 or info.height % 2:
+        chroma = "444"  # 4:2:0 and 4:2:2 need even sizes
     pix = f"yuv{chroma}p" + ("" if depth == 8 else f"{depth}le")
     return codec, pix, depth
 
@@ -240,8 +243,11 @@ def _encoder_layout(info: VideoInfo) -> tuple[str, str, int]:
 class PyAVWriter(AtomicFileWriter):
     """Viewable mp4/mkv/mov output (see the module docstring for codec choices)."""
 
-    def __init__(self, path: str | os.PathLike, info: VideoInfo, *, overwrite: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike, info: VideoInfo, *, overwrite: bool = False,
+                 crf: int | None = None) -> None:
         suffix = Path(path).suffix.lower()
+        if crf is not None and not 0 <= crf <= 51:
+            raise OutputError(f"--crf {crf} is outside x264/x265's 0..51")
         if suffix not in CONTAINER_FORMATS:
             raise OutputError(f"unsupported output container {suffix!r} for {path} (use .mp4, .mkv or .mov)")
         av = _import_av()
@@ -265,7 +271,7 @@ class PyAVWriter(AtomicFileWriter):
         self._container: Any = None
         try:
             self._container = av.open(str(self._tmp), mode="w", format=CONTAINER_FORMATS[suffix])
-            options = {"crf": "12", "preset": "medium"}
+            options = {"crf": str(DEFAULT_CRF if crf is None else crf), "preset": "medium"}
             if codec == "libx265":
                 params = "log-level=error"
                 if info.width < 64 or info.height < 64:

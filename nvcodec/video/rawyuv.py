@@ -46,6 +46,17 @@ def pix_fmt_of(info: VideoInfo) -> str:
     raise OutputError(f"raw .yuv output supports 8, 10, 12 or 16 bits, not {info.bit_depth}")
 
 
+def with_pix_fmt(info: VideoInfo, pix_fmt: str) -> VideoInfo:
+    """`info` stored as `pix_fmt` (chroma layout and bit depth; size, rate and colour kept):
+    the decoder's --pix-fmt. A new 4:2:0 layout takes MPEG-2 (left) chroma siting."""
+    try:
+        chroma, depth = parse_pix_fmt(pix_fmt)
+    except ValueError as e:
+        raise OutputError(str(e).replace("raw pixel format", "output pixel format")) from None
+    siting = info.chroma_siting if chroma == info.chroma else "mpeg2" if chroma == "420" else ""
+    return info.replace(chroma=chroma, bit_depth=depth, chroma_siting=siting)
+
+
 @dataclass(frozen=True)
 class RawSpec:
     """What a headerless .yuv file cannot tell: size, frame rate and pixel format."""

@@ -37,10 +37,13 @@ def test_help_shows_the_library_defaults():
     from nvcodec.cli import cli
 
     text = " ".join(CliRunner().invoke(cli, ["encode", "--help"]).output.split())
-    assert f"[default: {defaults.DEFAULT_BPP};" in text and f"default: {defaults.DEFAULT_TIME_BUDGET:g} unless" in text
+    assert f"[default: {defaults.DEFAULT_BPP};" in text and f"[default: {defaults.DEFAULT_PRESET}]" in text
     assert f"[default: {defaults.DEFAULT_MAX_DECODE_MACS}," in text
     opts = api.EncodeOptions()
-    assert (opts.bpp, opts.max_decode_macs) == (defaults.DEFAULT_BPP, defaults.DEFAULT_MAX_DECODE_MACS)
+    assert (opts.bpp, opts.max_decode_macs, opts.preset) == (defaults.DEFAULT_BPP, defaults.DEFAULT_MAX_DECODE_MACS,
+                                                            defaults.DEFAULT_PRESET)
+    decode = " ".join(CliRunner().invoke(cli, ["decode", "--help"]).output.split())
+    assert f"[default: {defaults.DEFAULT_CRF}," in decode
     demo = " ".join(CliRunner().invoke(cli, ["demo", "--help"]).output.split())
     assert f"[default: {defaults.DEMO_BPP};" in demo and f"[default: {defaults.DEMO_TIME_BUDGET};" in demo
 
