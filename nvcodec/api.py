@@ -25,7 +25,7 @@ from .compress import grid_codec, model_codec
 from .device import cpu_threads, resolve_device
 from .effort import effort
 from .errors import InputError
-from .fsutil import atomic_write_bytes, check_output_path
+from .fsutil import atomic_write_bytes, check_output_path, is_stdio
 from .metrics.psnr import PsnrAccumulator, frame_errors, json_value
 from .model.config import NVTMConfig
 from .model.siren import synthesis_macs
@@ -153,7 +153,7 @@ def _frame_span(frames: int, frame_range: tuple[int | None, int | None] | None) 
 def load_source(src: str | os.PathLike, raw: RawSpec | None = None,
                 frame_range: tuple[int | None, int | None] | None = None) -> tuple[VideoInfo, list]:
     """The source frames (YUV planes) and their VideoInfo (frames = the selected count)."""
-    with open_video(src, raw) as reader:
+    with open_video(src, raw, max_frames=None if frame_range is None else frame_range[1]) as reader:
         info = reader.info
         if info.frames <= 0:
             raise InputError(f"{src}: the video has no frames")
@@ -190,8 +190,7 @@ def _encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOptio
     model = NVTM(sizing.config, info.width, info.height, info.frames, seed=options.seed)
     header = StreamHeader.from_video_info(info)
     target_bytes = bytes_for_bpp(options.bpp, info.pixels)
-    with EncodeCheckpoint(options.checkpoint_path or Path(str(dst) + ".ckpt"),
-                          owned=options.checkpoint_path is None) as ckpt:
+    with EncodeCheckpoint(_checkpoint_path(options, dst), owned=options.checkpoint_path is None) as ckpt:
         fit_result = fit(model, torch.from_numpy(rgb_to_uint8(rgb)), _fit_options(options, header, target_bytes, ckpt.path, device),
                          mask=None if mask is None else torch.from_numpy(mask))
         ckpt.fitted(fit_result.steps)
@@ -210,7 +209,14 @@ def _encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOptio
                           time.perf_counter() - t0)
 
 
-def _fit_options(options: EncodeOptions, header: StreamHeader, target_bytes: float, checkpoint: str,
+def _checkpoint_path(options: EncodeOptions, dst: Path) -> str | None:
+    """--checkpoint, else OUTPUT.ckpt beside the output; none for stdout unless asked for."""
+    if options.checkpoint_path is not None:
+        return str(options.checkpoint_path)
+    return None if is_stdio(dst) else str(dst) + ".ckpt"
+
+
+def _fit_options(options: EncodeOptions, header: StreamHeader, target_bytes: float, checkpoint: str | None,
                  device: torch.device):
     """The encode preset of the fit, with the file's own grid codec in the loop."""
     from .fit import fit_preset
@@ -366,6 +372,8 @@ def _looks_like_nvc(path: Path) -> bool:
 def info(path: str | os.PathLike, raw: RawSpec | None = None) -> dict[str, Any]:
     """Facts about a video or an .nvc file (for `nvcodec info`)."""
     p = Path(path)
+    if is_stdio(p):
+        return probe(p, raw)
     if not p.exists():
         raise InputError(f"no such file: {p}")
     if p.suffix.lower() == ".nvc" or _looks_like_nvc(p):

@@ -256,9 +256,12 @@ def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, no_lpips: bo
 def encode(input_path: Path, output: Path, bpp: float, preset: str, time_budget, steps, seed: int, max_decode_macs,
            device: str, frame_range, mask_path, mask_boxes, checkpoint, resume: bool, raw_size, raw_fps, raw_pix_fmt,
            threads, overwrite: bool, as_json: bool, quiet: bool) -> None:
-    """Fit NVTM to a video and write it as an .nvc file at a target bpp."""
+    """Fit NVTM to a video and write it as an .nvc file at a target bpp.
+
+    INPUT `-` reads y4m from stdin (raw planes with --input-size ...); -o - writes the .nvc to stdout."""
     from . import api
 
+    _stdout_is_for_data(output, as_json)
     options = api.EncodeOptions(
         bpp=bpp,
         preset=preset,
@@ -287,6 +290,11 @@ def encode(input_path: Path, output: Path, bpp: float, preset: str, time_budget,
     )
     if report.rate.get("under_target"):
         say(f"note: the file is more than {options.tolerance:.0%} below the target: {report.rate['under_target']}", quiet)
+
+
+def _stdout_is_for_data(output: Path, as_json: bool) -> None:
+    if str(output) == "-" and as_json:
+        raise click.UsageError("-o - writes the output to stdout, so --json cannot print there too")
 
 
 def _parse_boxes(value: str | None) -> tuple[int, int] | None:
@@ -324,9 +332,10 @@ def _parse_boxes(value: str | None) -> tuple[int, int] | None:
 @quiet_opt
 def decode(input_path: Path, output: Path, scale, out_size, fps_mult, out_fps, frame_range, pix_fmt, crf,
            device: str, threads, overwrite: bool, as_json: bool, quiet: bool) -> None:
-    """Reconstruct video from an .nvc file at any size, frame rate and range."""
+    """Reconstruct video from an .nvc file at any size, frame rate and range (-o - : y4m on stdout)."""
     from . import api
 
+    _stdout_is_for_data(output, as_json)
     if scale is not None and out_size is not None:
         raise click.UsageError("give --scale or --size, not both")
     if fps_mult is not None and out_fps is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -17,9 +18,19 @@ from typing import Iterator
 from .errors import OutputError
 
 
+#: the path that names the standard stream, as in ffmpeg (stdout to write, stdin to read)
+STDIO = "-"
+
+
+def is_stdio(path: object) -> bool:
+    return str(path) == STDIO
+
+
 def check_output_path(path: str | os.PathLike, overwrite: bool) -> Path:
     """Refuse early (before any work) an output we could not or must not write."""
     p = Path(path)
+    if is_stdio(p):
+        return p
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.exists():
         raise OutputError(f"output directory does not exist: {parent}")
@@ -63,7 +74,14 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, overwrite: bool = False) -> Path:
-    """Write `data` to `path` atomically and return the final path."""
+    """Write `data` to `path` atomically and return the final path (`-`: to stdout, whole)."""
+    if is_stdio(path):
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        except OSError as e:
+            raise OutputError(f"stdout: {e.strerror or e}") from None
+        return Path(path)
     with atomic_path(path, overwrite) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(data)

@@ -119,8 +119,8 @@ class EncodeCheckpoint:
     was asked to continue from.
     """
 
-    def __init__(self, path: str | os.PathLike, owned: bool) -> None:
-        self.path = str(path)
+    def __init__(self, path: str | os.PathLike | None, owned: bool) -> None:
+        self.path = None if path is None else str(path)  # None: the fit keeps no checkpoint
         self.owned = owned
         self._fitted_steps: int | None = None
 
@@ -134,7 +134,7 @@ class EncodeCheckpoint:
     def __exit__(self, kind, exc, tb) -> bool:
         if exc is None:
             self._remove_if_owned()
-        elif self._fitted_steps is not None and isinstance(exc, KeyboardInterrupt):
+        elif self._fitted_steps is not None and isinstance(exc, KeyboardInterrupt) and self.path is not None:
             raise Interrupted(f"interrupted after fitting ({self._fitted_steps} steps; checkpoint saved to "
                               f"{self.path})", checkpoint=self.path) from None
         elif self._fitted_steps is not None and not isinstance(exc, Interrupted):
@@ -142,6 +142,6 @@ class EncodeCheckpoint:
         return False
 
     def _remove_if_owned(self) -> None:
-        if self.owned:
+        if self.owned and self.path is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self.path)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, OutputError
+from ..fsutil import is_stdio
 from .base import VideoReader, VideoWriter, check_input_path, default_matrix
 from .color import rgb_to_yuv, yuv_to_rgb
 from .frame import Frame, VideoInfo
@@ -32,8 +33,14 @@ CONTAINER_EXTENSIONS = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts"
                                   ".ivf", ".y4m"})
 
 
-def open_video(path: str | os.PathLike, raw: RawSpec | None = None) -> VideoReader:
-    """Open a video for reading (see the module docstring for how the format is chosen)."""
+def open_video(path: str | os.PathLike, raw: RawSpec | None = None, *, max_frames: int | None = None) -> VideoReader:
+    """Open a video for reading (see the module docstring for how the format is chosen).
+    `-` is stdin (y4m, or raw planes with a RawSpec): a pipe is read in order, so
+    `max_frames` says where a caller that wants fewer frames may stop it."""
+    if is_stdio(path):
+        from .stream import StreamReader
+
+        return StreamReader(raw=raw, max_frames=max_frames)
     p = check_input_path(path)
     try:
         with open(p, "rb") as fh:
@@ -64,6 +71,12 @@ def open_video(path: str | os.PathLike, raw: RawSpec | None = None) -> VideoRead
 def create_writer(path: str | os.PathLike, info: VideoInfo, *, overwrite: bool, crf: int | None = None) -> VideoWriter:
     """Writer chosen by extension: .y4m, .yuv, .mp4/.mkv/.mov; atomic (see module docstring).
     `crf`: the x264/x265 quality of .mp4/.mkv/.mov output (an error for the lossless formats)."""
+    if is_stdio(path):
+        from .stream import StreamWriter
+
+        if crf is not None:
+            raise OutputError("--crf applies to .mp4/.mkv/.mov output; stdout gets y4m")
+        return StreamWriter(info)
     ext = Path(path).suffix.lower()
     if crf is not None and ext not in _PYAV_OUTPUTS:
         raise OutputError(f"--crf applies to .mp4/.mkv/.mov output; {ext or 'this output'} is written losslessly")
