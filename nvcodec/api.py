@@ -28,11 +28,11 @@ from .errors import InputError
 from .fsutil import atomic_write_bytes, check_output_path, is_stdio
 from .metrics.psnr import PsnrAccumulator, frame_errors, json_value
 from .model.config import NVTMConfig
-from .model.siren import synthesis_macs
 from .rate.bits import bpp_of, bytes_for_bpp
 from .rate.sizing import RateModel
+from .probe import info
 from .render import output_size, output_times, render_frames
-from .video import RawSpec, VideoInfo, create_writer, open_video, probe
+from .video import RawSpec, VideoInfo, create_writer, open_video
 from .video.color import rgb_to_uint8, rgb_to_yuv, yuv_to_rgb
 from .video.images import is_png_target, write_png_frames
 from .video.rawyuv import with_pix_fmt
@@ -357,63 +357,7 @@ def _decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOptio
                         device=str(device))
 
 
-# ------------------------------------------------------------------ info / eval
-
-def _looks_like_nvc(path: Path) -> bool:
-    from .bitstream.format import MAGIC
-
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(len(MAGIC)) == MAGIC
-    except OSError:
-        return False
-
-
-def info(path: str | os.PathLike, raw: RawSpec | None = None) -> dict[str, Any]:
-    """Facts about a video or an .nvc file (for `nvcodec info`)."""
-    p = Path(path)
-    if is_stdio(p):
-        return probe(p, raw)
-    if not p.exists():
-        raise InputError(f"no such file: {p}")
-    if p.suffix.lower() == ".nvc" or _looks_like_nvc(p):
-        return nvc_info(p)
-    return probe(p, raw)
-
-
-def nvc_info(path: Path) -> dict[str, Any]:
-    container = read_container_file(path, known_types=model_codec.KNOWN_TYPES)
-    q = model_codec.quantized_from_container(container)  # validates the model chunks too
-    h = container.header
-    size = path.stat().st_size
-    enc = container.find(model_codec.ENCODER_INFO, 0)
-    return {
-        "format": "nvc",
-        "version": f"{h.version_major}.{h.version_minor}",
-        "width": h.width, "height": h.height, "frames": h.frames,
-        "fps": f"{h.fps_num}/{h.fps_den}", "fps_float": h.fps_num / h.fps_den,
-        "chroma": h.chroma, "chroma_siting": h.chroma_siting, "bit_depth": h.bit_depth,
-        "matrix": h.matrix, "color_range": h.color_range,
-        "bytes": size, "bpp": bpp_of(size, VideoInfo(**h.video_fields()).pixels),
-        "segments": [{"id": s.id, "first_frame": s.first_frame, "frame_count": s.frame_count}
-                     for s in container.segments],
-        "chunks": chunk_table(container),
-        "byte_split": byte_split(container),
-        "model": q.config.to_dict(),
-        "decode_macs_per_pixel": synthesis_macs(q.config.base),
-        "encoder": _json_or_none(enc.payload) if enc else None,
-        "skipped_chunks": [c.type for c in container.skipped],
-    }
-
-
-def _json_or_none(payload: bytes) -> Any:
-    import json
-
-    try:
-        return json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):  # informative chunk: any garbage is None
-        return None
-
+# ------------------------------------------------------------------ eval
 
 def evaluate(ref: str | os.PathLike, dist: str | os.PathLike, raw: RawSpec | None = None,
              lpips: bool = True, device: str = "auto") -> dict[str, Any]:

@@ -173,10 +173,10 @@ def cli(debug: bool) -> None:
 @_with_raw
 @json_opt
 def info(input_path: Path, raw_size, raw_fps, raw_pix_fmt, as_json: bool) -> None:
-    """Describe a video (.y4m, .yuv, anything PyAV reads) or an .nvc file."""
-    from . import api
+    """Describe a video (.y4m, .yuv, anything PyAV reads; - for stdin) or an .nvc file."""
+    from .probe import info as describe  # torch-free for videos: answers at once
 
-    result = api.info(input_path, raw=_raw_spec(raw_size, raw_fps, raw_pix_fmt))
+    result = describe(input_path, raw=_raw_spec(raw_size, raw_fps, raw_pix_fmt))
     if as_json:
         emit_json(result)
         return

@@ -157,3 +157,20 @@ def test_decode_crf_sets_the_preview_quality(nvc, tmp_path):
     assert sizes[40] < sizes[0]
     with pytest.raises(OutputError, match="--crf applies to"):
         api.decode(nvc, tmp_path / "o.y4m", api.DecodeOptions(crf=20, progress=False, device="cpu"))
+
+
+# ------------------------------------------------------------------ info
+
+def test_info_on_a_video_does_not_load_torch(crop):
+    code = ("import sys; from nvcodec.cli import main; rc = main(['info', sys.argv[1], '--json']); "
+            "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(rc)")
+    r = subprocess.run([sys.executable, "-c", code, str(crop)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["frames"] == 4
+
+
+def test_info_on_an_nvc_still_validates_its_model(nvc):
+    r = run_cli("info", nvc, "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["format"] == "nvc" and d["frames"] == 4 and sum(d["byte_split"].values()) == d["bytes"]
