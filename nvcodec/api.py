@@ -31,6 +31,7 @@ from .model.config import NVTMConfig
 from .rate.bits import bpp_of, bytes_for_bpp
 from .rate.sizing import RateModel
 from .probe import info
+from .progress import ProgressLine, bar, eta
 from .render import output_size, output_times, render_frames
 from .video import RawSpec, VideoInfo, create_writer, open_video
 from .video.color import rgb_to_uint8, rgb_to_yuv, yuv_to_rgb
@@ -342,19 +343,31 @@ def _decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOptio
     grid = output_times(h.frames, h.fps, fps_mult=options.fps_mult, fps=options.fps,
                         frame_range=options.frame_range)
     out_info = out_format.replace(width=width, height=height, frames=len(grid.times), fps=grid.fps)
-    frames = render_frames(model, grid.times, width, height, device=device)
+    n = len(grid.times)
+    frames = _reporting(render_frames(model, grid.times, width, height, device=device), n, t0, progress,
+                        ProgressLine("decode", enabled=options.progress))
     if png:
-        write_png_frames(dst_path, frames, len(grid.times), overwrite=options.overwrite)
+        write_png_frames(dst_path, frames, n, overwrite=options.overwrite)
     else:
         with create_writer(dst_path, out_info, overwrite=options.overwrite, crf=options.crf) as writer:
-            for i, rgb in enumerate(frames):
+            for rgb in frames:
                 writer.write(rgb_to_yuv(rgb, out_info))
-                if progress:
-                    progress(i + 1, len(grid.times))
     seconds = time.perf_counter() - t0
     return DecodeReport(output=str(dst), frames=len(grid.times), width=width, height=height, fps=grid.fps,
                         decode_seconds=seconds, frames_per_second=len(grid.times) / max(seconds, 1e-9),
                         device=str(device))
+
+
+def _reporting(frames, total: int, t0: float, callback: Callable[[int, int], None] | None, line: ProgressLine):
+    """The frames, passed on as they come, with the decode's progress (frames, fps, ETA) told."""
+    with line:
+        for i, frame in enumerate(frames, 1):
+            yield frame
+            seconds = time.perf_counter() - t0
+            line.update(f"{bar(i / total)} {i}/{total} frames, {i / max(seconds, 1e-9):.1f} fps "
+                        f"{eta(seconds, i / total)}".rstrip(), force=i == total)
+            if callback:
+                callback(i, total)
 
 
 # ------------------------------------------------------------------ eval

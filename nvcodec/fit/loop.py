@@ -31,7 +31,6 @@ same result as not stopping.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -42,6 +41,7 @@ from torch import Tensor
 from ..compress.quantize import fake_quantize_grid, fake_quantize_weight, weight_step
 from ..device import cpu_threads, resolve_device, tf32_matmuls
 from ..errors import InputError, Interrupted
+from ..progress import ProgressLine, bar, eta
 from ..model.nvtm import NVTM, pixel_centres
 from .checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, FitState, load_checkpoint, restore_checkpoint,
                          save_checkpoint)
@@ -133,7 +133,7 @@ def _refresh_codec(model: NVTM, opts: FitOptions, state: FitState, points: list[
 
 
 class _Reporter:
-    """Training-PSNR EMA, history, progress callback and the optional tqdm bar."""
+    """Training-PSNR EMA, history, progress callback and the optional progress line."""
 
     def __init__(self, opts: FitOptions, state: FitState, clock: Callable[[], float],
                  elapsed: Callable[[], float], fraction: Callable[[int], float],
@@ -142,14 +142,7 @@ class _Reporter:
         self.elapsed, self.fraction, self.progress = elapsed, fraction, progress
         self.ema = None if state.psnr_ema is None else torch.tensor(10 ** (-state.psnr_ema / 10), dtype=torch.float64)
         self.last_prog = self.last_hist = -1e9
-        self.bar = None
-        if opts.progress_bar:
-            try:
-                from tqdm import tqdm
-                self.bar = tqdm(total=opts.steps, initial=state.step, file=sys.stderr, unit="step",
-                                dynamic_ncols=True, leave=False)
-            except ImportError:  # pragma: no cover
-                self.bar = None
+        self.line = ProgressLine("fit", enabled=opts.progress_bar)
 
     def psnr(self) -> float | None:
         return unit_psnr(float(self.ema)) if self.ema is not None else None
@@ -169,16 +162,20 @@ class _Reporter:
             self.last_prog = now
             frac, el = self.fraction(st.step), self.elapsed()
             remaining = el * (1 - frac) / frac if frac > 0 else None
-            if self.bar is not None:
-                self.bar.n = st.step
-                self.bar.set_postfix_str(f"{ps:.2f} dB {el:.0f}s" + (f" ~{remaining:.0f}s left" if remaining else ""))
-                self.bar.refresh()
+            self.line.update(self._line(frac, el, ps))
             if self.progress is not None:
                 self.progress(FitProgress(st.step, self.opts.steps, el, remaining, ps, phase, st.samples))
 
+    def _line(self, frac: float, elapsed: float, psnr: float) -> str:
+        """One clock: the wall-clock bar when the time budget drives the fit, steps otherwise."""
+        if self.opts.steps is None:
+            where = f"{elapsed:.0f}/{self.opts.time_budget:.0f} s, step {self.state.step}"
+        else:
+            where = f"step {self.state.step}/{self.opts.steps}, {elapsed:.0f} s"
+        return f"{bar(frac)} {where}, {psnr:.2f} dB {eta(elapsed, frac)}".rstrip()
+
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        self.line.close()
 
 
 def _check_geometry(model: NVTM, video_rgb: Tensor) -> None:

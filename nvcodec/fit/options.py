@@ -81,7 +81,7 @@ class FitOptions:
     checkpoint_every_s: float = 300.0
     resume: bool = False
     progress_every_s: float = 1.0  # progress callback period (0: every step)
-    progress_bar: bool = False  # tqdm on stderr
+    progress_bar: bool = False  # a progress line on stderr (nvcodec.progress)
     history_every_s: float = 1.0
     eval_pixels: int | None = 1 << 18  # final PSNR on this many random pixels (None: all)
     fused_chunk: int | None = None  # rows per fused chunk (None: 1024 on CPU, 65536 on CUDA)
