@@ -22,7 +22,8 @@ import torch
 from . import __version__
 from .bitstream.format import StreamHeader, chunk_table
 from .bitstream.reader import read_container, read_container_file
-from .compress import grid_codec, model_codec
+from .compress import hevc, model_codec
+from .compress.model_codec import byte_split
 from .device import resolve_device
 from .errors import InputError, Interrupted
 from .fsutil import atomic_write_bytes, check_output_path
@@ -306,25 +307,12 @@ def measure_quality(decoded: torch.nn.Module, references: Mapping[str, torch.nn.
     return out
 
 
-def byte_split(container) -> dict[str, int]:
-    """Bytes of the file by role: header (file header, index, config, state), grids, weights, other.
-
-    Each chunk counts with its overhead, so the parts add up to the file size.
-    """
-    split = {"header": 0, "grids": 0, "weights": 0, "other": 0}
-    roles = {model_codec.LATENT: "grids", model_codec.STATIC: "grids", model_codec.WEIGHTS: "weights",
-             model_codec.CONFIG: "header", model_codec.STATE: "header", "header": "header", "SIDX": "header"}
-    for row in chunk_table(container):
-        split[roles.get(row["type"], "other")] += int(row["bytes"])
-    return split
-
-
 # ------------------------------------------------------------------ decode
 
 def decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOptions,
            progress: Callable[[int, int], None] | None = None) -> DecodeReport:
     """Render an .nvc file to a video at any size, frame rate and frame range."""
-    grid_codec.require_pyav()  # loading the HEVC library is start-up, like importing torch: not timed
+    hevc.require_pyav()  # loading the HEVC library is start-up, like importing torch: not timed
     t0 = time.perf_counter()
     dst_path = Path(dst)
     png = is_png_target(dst_path)
@@ -380,7 +368,7 @@ def info(path: str | os.PathLike, raw: RawSpec | None = None) -> dict[str, Any]:
 
 def nvc_info(path: Path) -> dict[str, Any]:
     container = read_container_file(path, known_types=model_codec.KNOWN_TYPES)
-    q = model_codec.quantized_from_container(container)  # validates the model chunks too
+    q = model_codec.decode_model(container)  # validates the model chunks too
     h = container.header
     size = path.stat().st_size
     pixels = h.width * h.height * h.frames
