@@ -55,6 +55,7 @@ def at_target(curve: Sequence[tuple[float, float, int | None]]) -> tuple[float, 
 
 
 def run_candidate(family: str, grid_bits: float, video, args, max_macs: int = 0, depth: int = 0) -> dict[str, Any]:
+    from nvcodec.bitstream.format import StreamHeader
     from nvcodec.compress import model_codec
     from nvcodec.fit.loop import FitOptions, evaluate_psnr, fit
     from nvcodec.model.nvtm import NVTM
@@ -74,6 +75,7 @@ def run_candidate(family: str, grid_bits: float, video, args, max_macs: int = 0,
                                        weight_rel_step=rate.weight_rel_step))
     model.eval()
     q = model_codec.quantize_model(model, rate.weight_rel_step)
+    header = StreamHeader(width, height, frames, fps_num=25)  # the chunks' sizes do not depend on it
     target_bytes = args.bpp * width * height * frames / 8
 
     def psnr_of(quantized) -> float:
@@ -81,8 +83,8 @@ def run_candidate(family: str, grid_bits: float, video, args, max_macs: int = 0,
 
     curve = []
     for qp in [None, *args.qps]:
-        chunks, recon = model_codec.build_chunks(q, latent_qp=qp, static_qp=qp)
-        curve.append((sum(len(c.payload) for c in chunks) / target_bytes, psnr_of(recon), qp))
+        container, recon = model_codec.encode_model(q, header, latent_qp=qp, static_qp=qp)
+        curve.append((sum(len(c.payload) for c in container.chunks) / target_bytes, psnr_of(recon), qp))
     psnr_t, qp_t = at_target(curve)
     return {"family": family, "grid_bits": grid_bits, "decode_macs": synthesis_macs(sizing.config.base),
             "base_depth": sizing.config.base.depth,

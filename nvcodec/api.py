@@ -19,9 +19,10 @@ import torch
 
 from . import __version__
 from .defaults import DEFAULT_BPP, DEFAULT_MAX_DECODE_MACS, DEFAULT_PRESET
-from .bitstream.format import StreamHeader, chunk_table
+from .bitstream.format import StreamHeader
 from .bitstream.reader import read_container, read_container_file
-from .compress import grid_codec, model_codec
+from .compress import hevc, model_codec
+from .compress.model_codec import byte_split
 from .device import cpu_threads, resolve_device
 from .effort import effort
 from .errors import InputError
@@ -302,25 +303,12 @@ def measure_quality(decoded: torch.nn.Module, references: Mapping[str, torch.nn.
     return out
 
 
-def byte_split(container) -> dict[str, int]:
-    """Bytes of the file by role: header (file header, index, config, state), grids, weights, other.
-
-    Each chunk counts with its overhead, so the parts add up to the file size.
-    """
-    split = {"header": 0, "grids": 0, "weights": 0, "other": 0}
-    roles = {model_codec.LATENT: "grids", model_codec.STATIC: "grids", model_codec.WEIGHTS: "weights",
-             model_codec.CONFIG: "header", model_codec.STATE: "header", "header": "header", "SIDX": "header"}
-    for row in chunk_table(container):
-        split[roles.get(row["type"], "other")] += int(row["bytes"])
-    return split
-
-
 # ------------------------------------------------------------------ decode
 
 def decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOptions,
            progress: Callable[[int, int], None] | None = None) -> DecodeReport:
     """Render an .nvc file to a video at any size, frame rate and frame range."""
-    grid_codec.require_pyav()  # loading the HEVC library is start-up, like importing torch: not timed
+    hevc.require_pyav()  # loading the HEVC library is start-up, like importing torch: not timed
     with cpu_threads(options.threads):
         return _decode(src, dst, options, progress)
 

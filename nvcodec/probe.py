@@ -41,14 +41,14 @@ def info(path: str | os.PathLike, raw: RawSpec | None = None) -> dict[str, Any]:
 
 def nvc_info(path: Path) -> dict[str, Any]:
     """The file's header, segments, chunks and byte split, its model and what the encoder said."""
-    from .api import byte_split
     from .bitstream.format import chunk_table
     from .bitstream.reader import read_container_file
     from .compress import model_codec
+    from .compress.model_codec import byte_split
     from .model.siren import synthesis_macs
 
     container = read_container_file(path, known_types=model_codec.KNOWN_TYPES)
-    q = model_codec.quantized_from_container(container)  # validates the model chunks too
+    q = model_codec.decode_model(container)  # validates the model chunks too
     h = container.header
     size = path.stat().st_size
     enc = container.find(model_codec.ENCODER_INFO, 0)

@@ -1,4 +1,7 @@
-"""NVTM model <-> .nvc chunks: the one code path the encoder's report and the decoder share.
+"""NVTM model <-> .nvc container: the one code path the encoder's report and the decoder share.
+
+  encode: NVTM --quantize_model--> QuantizedModel --encode_model--> Container (+ what a decoder rebuilds)
+  decode: Container --decode_model--> QuantizedModel --model_from_quantized--> NVTM
 
 Chunk types of a version-1 file (payloads normative in bitstream_spec/NVC.md, "Model chunks"):
 
@@ -22,11 +25,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..bitstream.format import Chunk, Container, Segment, StreamHeader
+from ..bitstream.format import SIDX, Chunk, Container, Segment, StreamHeader, chunk_table
 from ..errors import BitstreamError
 from ..model.config import NVTMConfig
 from ..model.nvtm import NVTM
-from . import grid_codec, weight_codec
+from . import grid_codec, hevc, mosaic, weight_codec
 from .quantize import dequantize_grid, dequantize_weight, grid_ranges, quantize_grid, quantize_weight, weight_step
 
 CONFIG = "MCFG"
@@ -36,6 +39,8 @@ STATIC = "GSTA"
 WEIGHTS = "WGTS"
 ENCODER_INFO = "ENCI"
 KNOWN_TYPES = frozenset({CONFIG, STATE, LATENT, STATIC, WEIGHTS, ENCODER_INFO})
+#: what each model chunk holds, for `byte_split` (ENCI and chunks of other types count as "other")
+CHUNK_ROLES = {CONFIG: "header", STATE: "header", LATENT: "grids", STATIC: "grids", WEIGHTS: "weights"}
 
 #: a decoder refuses configs implying more than this (memory a hostile file could ask for)
 MAX_GRID_VALUES = 1 << 27
@@ -180,10 +185,11 @@ def parse_config(payload: bytes) -> NVTMConfig:
 
 # ------------------------------------------------------------------ whole model
 
-def build_chunks(q: QuantizedModel, *, latent_qp: int | None, static_qp: int | None,
+def encode_model(q: QuantizedModel, header: StreamHeader, *, latent_qp: int | None, static_qp: int | None,
                  preset: str = "medium", encoder_info: dict[str, Any] | None = None
-                 ) -> tuple[list[Chunk], QuantizedModel]:
-    """Chunks for a quantised model, and the quantised model a decoder rebuilds from them."""
+                 ) -> tuple[Container, QuantizedModel]:
+    """The container of a quantised model (one segment covering every frame), and the quantised
+    model a decoder rebuilds from it (the grids as HEVC at these QPs leaves them)."""
     lat_payload, lat_recon = encode_grid_payload(q.latent, latent_qp, preset)
     chunks = [Chunk(CONFIG, config_payload(q.config)), Chunk(STATE, q.state.astype("<f4").tobytes()),
               Chunk(LATENT, lat_payload)]
@@ -197,11 +203,19 @@ def build_chunks(q: QuantizedModel, *, latent_qp: int | None, static_qp: int | N
         chunks.append(Chunk(ENCODER_INFO, info, required=False))
     recon = QuantizedModel(q.config, q.width, q.height, q.frames, lat_recon, sta_recon, q.weights, q.steps,
                            q.state, q.weight_names)
-    return chunks, recon
+    return Container(header=header, segments=[Segment(0, 0, header.frames)], chunks=chunks), recon
 
 
-def make_container(header: StreamHeader, chunks: list[Chunk]) -> Container:
-    return Container(header=header, segments=[Segment(0, 0, header.frames)], chunks=chunks)
+def byte_split(container: Container) -> dict[str, int]:
+    """Bytes of the file by role: header (file header, index, config, state), grids, weights, other.
+
+    Each chunk counts with its overhead, so the parts add up to the file size.
+    """
+    split = {"header": 0, "grids": 0, "weights": 0, "other": 0}
+    roles = {"header": "header", SIDX: "header", **CHUNK_ROLES}  # the file header and index rows of chunk_table
+    for row in chunk_table(container):
+        split[roles.get(row["type"], "other")] += int(row["bytes"])
+    return split
 
 
 def check_model_size(config: NVTMConfig, width: int, height: int, frames: int) -> None:
@@ -214,10 +228,10 @@ def check_model_size(config: NVTMConfig, width: int, height: int, frames: int) -
         if not levels:
             continue
         n = levels[0][0]
-        if n > grid_codec.MAX_FRAMES:
-            raise BitstreamError(f"model config implies {n} {what} grids, over the {grid_codec.MAX_FRAMES} limit")
+        if n > hevc.MAX_FRAMES:
+            raise BitstreamError(f"model config implies {n} {what} grids, over the {hevc.MAX_FRAMES} limit")
         try:
-            lay = grid_codec.mosaic_layout(levels)
+            lay = mosaic.mosaic_layout(levels)
         except ValueError as exc:
             raise BitstreamError(f"model config implies an unsupported {what} grid mosaic: {exc}") from None
         if n * lay.width * lay.height > MAX_CANVAS_SAMPLES:
@@ -267,7 +281,7 @@ def model_from_quantized(q: QuantizedModel, device: torch.device | str = "cpu") 
     return model.to(device).eval()
 
 
-def quantized_from_container(container: Container) -> QuantizedModel:
+def decode_model(container: Container) -> QuantizedModel:
     """Parse and validate the model chunks of a container (segment 0)."""
     h = container.header
 
@@ -309,4 +323,5 @@ def quantized_from_container(container: Container) -> QuantizedModel:
 
 
 def model_from_container(container: Container, device: torch.device | str = "cpu") -> NVTM:
-    return model_from_quantized(quantized_from_container(container), device)
+    """The float model of a container: `model_from_quantized(decode_model(container))`."""
+    return model_from_quantized(decode_model(container), device)

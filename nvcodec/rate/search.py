@@ -46,9 +46,9 @@ class RateChoice:
 def build_choice(q: QuantizedModel, header: StreamHeader, latent_qp: int | None, static_qp: int | None,
                  rel_step: float, preset: str, encoder_info: dict | None = None) -> RateChoice:
     """The file of `q` at these settings (one HEVC encode per grid kind)."""
-    chunks, recon = model_codec.build_chunks(q, latent_qp=latent_qp, static_qp=static_qp, preset=preset,
-                                             encoder_info=encoder_info)
-    data = write_container(model_codec.make_container(header, chunks))
+    container, recon = model_codec.encode_model(q, header, latent_qp=latent_qp, static_qp=static_qp, preset=preset,
+                                                encoder_info=encoder_info)
+    data = write_container(container)
     return RateChoice(latent_qp, static_qp, rel_step, data, recon)
 
 
