@@ -142,7 +142,7 @@ def _say(enabled: bool, msg: str) -> None:
 
 # ------------------------------------------------------------------ encode
 
-def _frame_span(frames: int, frame_range: tuple[int | None, int | None] | None) -> tuple[int, int]:
+def frame_span(frames: int, frame_range: tuple[int | None, int | None] | None) -> tuple[int, int]:
     a, b = 0, frames
     if frame_range is not None:
         a = frame_range[0] or 0
@@ -159,7 +159,7 @@ def load_source(src: str | os.PathLike, raw: RawSpec | None = None,
         info = reader.info
         if info.frames <= 0:
             raise InputError(f"{src}: the video has no frames")
-        a, b = _frame_span(info.frames, frame_range)
+        a, b = frame_span(info.frames, frame_range)
         frames = [reader.read(i) for i in range(a, b)]
     return info.replace(frames=len(frames)), frames
 
@@ -167,23 +167,31 @@ def load_source(src: str | os.PathLike, raw: RawSpec | None = None,
 def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOptions,
            raw: RawSpec | None = None) -> EncodeReport:
     """Fit NVTM to `src` and write `dst` (.nvc) at options.bpp; returns the honest report."""
+    t0 = time.perf_counter()
     effort(options.preset)  # an unknown preset fails before any work
+    dst = check_output_path(dst, options.overwrite)
+    info, frames = load_source(src, raw, options.frame_range)
+    return encode_frames(info, frames, dst, options, name=str(src), started=t0)
+
+
+def encode_frames(info: VideoInfo, frames: list, dst: str | os.PathLike, options: EncodeOptions, *,
+                  name: str = "frames", started: float | None = None) -> EncodeReport:
+    """`encode` for frames already in memory: YUV planes (`video.Frame`) in the format `info`
+    describes (`options.frame_range` was applied by whoever selected them)."""
+    effort(options.preset)
     with cpu_threads(options.threads):
-        return _encode(src, dst, options, raw)
+        return _encode(info, frames, check_output_path(dst, options.overwrite), options, name,
+                       time.perf_counter() if started is None else started)
 
 
-def _encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOptions,
-            raw: RawSpec | None = None) -> EncodeReport:
+def _encode(info: VideoInfo, frames: list, dst: Path, options: EncodeOptions, name: str, t0: float) -> EncodeReport:
     from .fit import EncodeCheckpoint, fit
     from .masks import build_mask
     from .model.nvtm import NVTM
     from .rate.sizing import choose_config
 
-    t0 = time.perf_counter()
-    dst = check_output_path(dst, options.overwrite)
     device = resolve_device(options.device)
-    info, frames = load_source(src, raw, options.frame_range)
-    _say(options.progress, f"nvcodec: {src}: {info.width}x{info.height}, {info.frames} frames, "
+    _say(options.progress, f"nvcodec: {name}: {info.width}x{info.height}, {info.frames} frames, "
                            f"{float(info.fps):.3f} fps, fitting on {device}")
     rgb = np.stack([yuv_to_rgb(f, info) for f in frames])  # float32 [T, H, W, 3]
     mask = build_mask(options.mask_path, options.mask_boxes, info, seed=options.seed)
@@ -367,5 +375,5 @@ def evaluate(ref: str | os.PathLike, dist: str | os.PathLike, raw: RawSpec | Non
     return evaluate_files(ref, dist, raw=raw, lpips=lpips, device=str(resolve_device(device)))
 
 
-__all__ = ["EncodeOptions", "EncodeReport", "DecodeOptions", "DecodeReport", "encode", "decode", "info",
-           "evaluate", "measure_quality", "load_source"]
+__all__ = ["EncodeOptions", "EncodeReport", "DecodeOptions", "DecodeReport", "encode", "encode_frames", "decode",
+           "info", "evaluate", "measure_quality", "load_source", "frame_span"]
