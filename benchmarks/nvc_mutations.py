@@ -9,6 +9,7 @@ the long run of benchmarks/fuzz_nvc.py and by tests/hardening/test_fuzz_nvc.py.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import struct
@@ -106,6 +107,30 @@ def _flip_bits(buf: bytearray, rng: random.Random, lo: int = 0, hi: int | None =
 def _pick(chunks: list[RawChunk], rng: random.Random, types: tuple[bytes, ...] | None = None) -> int | None:
     idx = [i for i, c in enumerate(chunks) if types is None or c.type in types]
     return rng.choice(idx) if idx else None
+
+
+Mutation = Callable[[bytes, random.Random], bytes]
+PayloadEdit = Callable[[bytes, random.Random], bytes | None]
+
+
+def _on_payload(*types: bytes) -> Callable[[PayloadEdit], Mutation]:
+    """Makes a payload edit a mutation: edit(payload, rng) -> new payload of one chunk of `types`
+    (drawn at random), CRC repaired; the file is returned as is without such a chunk or when
+    the edit returns None."""
+    def wrap(edit: PayloadEdit) -> Mutation:
+        @functools.wraps(edit)
+        def mutation(data: bytes, rng: random.Random) -> bytes:
+            header, chunks = split(data)
+            i = _pick(chunks, rng, types)
+            if i is None:
+                return data
+            payload = edit(chunks[i].payload, rng)
+            if payload is None:
+                return data
+            chunks[i].payload = payload
+            return join(header, chunks)
+        return mutation
+    return wrap
 
 
 def m_empty(data: bytes, rng: random.Random) -> bytes:
@@ -210,16 +235,12 @@ def m_chunk_fields(data: bytes, rng: random.Random) -> bytes:
     return join(header, chunks)
 
 
-def m_sidx(data: bytes, rng: random.Random) -> bytes:
-    header, chunks = split(data)
-    i = _pick(chunks, rng, (b"SIDX",))
-    if i is None:
-        return data
+@_on_payload(b"SIDX")
+def m_sidx(payload: bytes, rng: random.Random) -> bytes:
     count = rng.choice([0, 1, 2, 3, (1 << 20), (1 << 20) + 1, _u32(rng)])
     entries = b"".join(struct.pack("<III", rng.choice([0, 0, 1, _u32(rng)]), rng.choice([0, 0, 1, 2, _u32(rng)]),
                                    rng.choice([1, 2, 4, 0, _u32(rng)])) for _ in range(rng.choice([0, 1, 2, 3])))
-    chunks[i].payload = struct.pack("<I", count) + entries
-    return join(header, chunks)
+    return struct.pack("<I", count) + entries
 
 
 _HEADER_FIELDS = [  # (offset, struct format)
@@ -310,13 +331,10 @@ def mutate_config(cfg: dict, rng: random.Random) -> str:
     return json.dumps(_json_set(cfg, path, value))
 
 
-def m_config(data: bytes, rng: random.Random) -> bytes:
+@_on_payload(b"MCFG")
+def m_config(payload: bytes, rng: random.Random) -> bytes:
     """A hostile MCFG JSON (several fields at once sometimes), CRC repaired."""
-    header, chunks = split(data)
-    i = _pick(chunks, rng, (b"MCFG",))
-    if i is None:
-        return data
-    text = chunks[i].payload.decode("utf-8")
+    text = payload.decode("utf-8")
     for _ in range(rng.choice([1, 1, 1, 2, 3])):
         try:
             cfg = json.loads(text)
@@ -325,17 +343,13 @@ def m_config(data: bytes, rng: random.Random) -> bytes:
         if not isinstance(cfg, dict):
             break
         text = mutate_config(cfg, rng)
-    chunks[i].payload = text.encode("utf-8", "surrogatepass") if rng.random() < 0.95 else text.encode() + b"\xff"
-    return join(header, chunks)
+    return text.encode("utf-8", "surrogatepass") if rng.random() < 0.95 else text.encode() + b"\xff"
 
 
-def m_grid(data: bytes, rng: random.Random) -> bytes:
+@_on_payload(b"GLAT", b"GSTA")
+def m_grid(payload: bytes, rng: random.Random) -> bytes:
     """GLAT/GSTA: coding/qp/level-count head, channel ranges (NaN, inf, hi<=lo), or HEVC bytes."""
-    header, chunks = split(data)
-    i = _pick(chunks, rng, (b"GLAT", b"GSTA"))
-    if i is None:
-        return data
-    p = bytearray(chunks[i].payload)
+    p = bytearray(payload)
     r = rng.random()
     if r < 0.25 and len(p) >= 4:
         struct.pack_into("<BBH", p, 0, rng.choice([0, 1, 2, 255]), rng.choice([0, 1, 51, 52, 255]),
@@ -357,8 +371,7 @@ def m_grid(data: bytes, rng: random.Random) -> bytes:
     else:
         cut = rng.randrange(0, len(p) + 1)
         p = p[:cut] if rng.random() < 0.7 else p + rng.randbytes(rng.randrange(1, 64))
-    chunks[i].payload = bytes(p)
-    return join(header, chunks)
+    return bytes(p)
 
 
 def weight_records(p: bytes) -> list[tuple[int, int]]:
@@ -380,13 +393,10 @@ def weight_records(p: bytes) -> list[tuple[int, int]]:
     return out
 
 
-def m_weights(data: bytes, rng: random.Random) -> bytes:
+@_on_payload(b"WGTS")
+def m_weights(payload: bytes, rng: random.Random) -> bytes:
     """WGTS: tensor count, steps (NaN, 0, negative), record fields (model, count, lo, hi, centre, p, words)."""
-    header, chunks = split(data)
-    i = _pick(chunks, rng, (b"WGTS",))
-    if i is None:
-        return data
-    p = bytearray(chunks[i].payload)
+    p = bytearray(payload)
     count = int.from_bytes(p[:4], "little")
     r = rng.random()
     if r < 0.1:
@@ -400,7 +410,7 @@ def m_weights(data: bytes, rng: random.Random) -> bytes:
     else:
         recs = weight_records(bytes(p))
         if not recs:
-            return data
+            return None
         pos, model = rng.choice(recs)
         fields = [(0, "<B"), (1, "<I"), (5, "<i"), (9, "<i")] + ([(13, "<i"), (17, "<I"), (21, "<I")] if model else [])
         off, fmt = rng.choice(fields)
@@ -413,37 +423,28 @@ def m_weights(data: bytes, rng: random.Random) -> bytes:
         struct.pack_into(fmt, p, pos + off, v)
         if rng.random() < 0.3:  # and damage the coded data
             _flip_bits(p, rng, pos + 13, len(p))
-    chunks[i].payload = bytes(p)
-    return join(header, chunks)
+    return bytes(p)
 
 
-def m_state(data: bytes, rng: random.Random) -> bytes:
+@_on_payload(b"MSTA")
+def m_state(payload: bytes, rng: random.Random) -> bytes:
     """MSTA: non-finite values, max <= min bounds, wrong length."""
-    header, chunks = split(data)
-    i = _pick(chunks, rng, (b"MSTA",))
-    if i is None:
-        return data
-    p = bytearray(chunks[i].payload)
+    p = bytearray(payload)
     r = rng.random()
     if r < 0.7 and len(p) >= 4:
         struct.pack_into("<f", p, 4 * rng.randrange(len(p) // 4),
                          rng.choice([float("nan"), float("inf"), -1e38, 1e38, 0.0, 1.0, -1.0, 0.5]))
     else:
         p = p[:-4] if rng.random() < 0.5 else p + bytes(4 * rng.randrange(1, 4))
-    chunks[i].payload = bytes(p)
-    return join(header, chunks)
+    return bytes(p)
 
 
-def m_enci(data: bytes, rng: random.Random) -> bytes:
-    header, chunks = split(data)
-    i = _pick(chunks, rng, (b"ENCI",))
-    if i is None:
-        return data
-    chunks[i].payload = rng.choice([b"", b"\xff\xfe", b"[" * 10000, b"{\"a\": NaN}", rng.randbytes(30)])
-    return join(header, chunks)
+@_on_payload(b"ENCI")
+def m_enci(payload: bytes, rng: random.Random) -> bytes:
+    return rng.choice([b"", b"\xff\xfe", b"[" * 10000, b"{\"a\": NaN}", rng.randbytes(30)])
 
 
-MUTATIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {
+MUTATIONS: dict[str, Mutation] = {
     "empty": m_empty,
     "random": m_random,
     "bitflip": m_bitflip,
