@@ -19,6 +19,7 @@ import numpy as np
 
 from nvcodec import api
 from nvcodec.masks import random_boxes
+from nvcodec.metrics.psnr import rgb_psnr
 from nvcodec.video import create_writer, open_video
 from nvcodec.video.color import rgb_to_yuv, yuv_to_rgb
 
@@ -26,10 +27,6 @@ from .common import (apply_threads, base_parser, find_clips, load_clip, machine_
                      write_csv, write_markdown, write_meta)
 
 COLUMNS = ["task", "clip", "nvcodec_psnr", "baseline", "baseline_psnr", "gain_db", "bpp", "detail"]
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(1.0 / max(float(np.mean((a.astype(np.float64) - b) ** 2)), 1e-12)))
 
 
 def write_rgb_clip(path: Path, info, rgb: np.ndarray) -> Path:
@@ -64,7 +61,7 @@ def super_resolution(clip: Path, work: Path, a) -> dict:
     one = read_rgb_clip(decode(work / "sr.nvc", work / "sr_x1.y4m", a).output)
     bicubic = np.stack([np.clip(cv2.resize(f, (info.width, info.height), interpolation=cv2.INTER_CUBIC), 0, 1)
                         for f in one])
-    n, b = psnr(big, rgb), psnr(bicubic, rgb)
+    n, b = rgb_psnr(big, rgb), rgb_psnr(bicubic, rgb)
     return {"task": "super-resolution x2", "clip": clip.stem, "nvcodec_psnr": n, "baseline": "bicubic of x1 decode",
             "baseline_psnr": b, "gain_db": n - b, "bpp": rep.bpp,
             "detail": f"encoded {w2}x{h2}, decoded {info.width}x{info.height}"}
@@ -78,9 +75,9 @@ def interpolation(clip: Path, work: Path, a) -> dict:
     doubled = read_rgb_clip(decode(work / "fi.nvc", work / "fi_x2.y4m", a, fps_mult=2).output)
     one = read_rgb_clip(decode(work / "fi.nvc", work / "fi_x1.y4m", a).output)
     odd = [j for j in range(1, 2 * len(even) - 2, 2) if j < len(rgb)]  # interior odd frames only
-    n = psnr(np.stack([doubled[j] for j in odd]), np.stack([rgb[j] for j in odd]))
+    n = rgb_psnr(np.stack([doubled[j] for j in odd]), np.stack([rgb[j] for j in odd]))
     blend = np.stack([(one[(j - 1) // 2] + one[(j + 1) // 2]) / 2 for j in odd])
-    b = psnr(blend, np.stack([rgb[j] for j in odd]))
+    b = rgb_psnr(blend, np.stack([rgb[j] for j in odd]))
     return {"task": "frame interpolation x2", "clip": clip.stem, "nvcodec_psnr": n,
             "baseline": "average of decoded neighbours", "baseline_psnr": b, "gain_db": n - b, "bpp": rep.bpp,
             "detail": f"{len(even)} even frames encoded, {len(odd)} odd frames evaluated"}
@@ -96,8 +93,8 @@ def inpainting(clip: Path, work: Path, a) -> dict:
     known = np.where(mask[..., None], np.nan, rgb)
     median = np.nanmedian(known, axis=0)  # per pixel over the frames where it is known
     fill = np.where(np.isnan(median), np.nanmean(known), median)
-    n = psnr(out[mask], rgb[mask])
-    b = psnr(np.broadcast_to(fill, rgb.shape)[mask], rgb[mask])
+    n = rgb_psnr(out[mask], rgb[mask])
+    b = rgb_psnr(np.broadcast_to(fill, rgb.shape)[mask], rgb[mask])
     return {"task": "inpainting", "clip": clip.stem, "nvcodec_psnr": n, "baseline": "temporal median fill",
             "baseline_psnr": b, "gain_db": n - b, "bpp": rep.bpp,
             "detail": f"{boxes[0]} boxes of {size}x{size} per frame, {mask.mean():.1%} of pixels masked"}

@@ -27,7 +27,8 @@ from .device import cpu_threads, resolve_device
 from .effort import effort
 from .errors import InputError
 from .fsutil import atomic_write_bytes, check_output_path, is_stdio
-from .metrics.psnr import PsnrAccumulator, frame_errors, json_value
+from .metrics.psnr import json_value
+from .metrics.quality import measure_quality
 from .model.config import NVTMConfig
 from .rate.bits import bpp_of, bytes_for_bpp
 from .rate.sizing import RateModel
@@ -281,36 +282,6 @@ def _encode_report(options: EncodeOptions, dst, info: VideoInfo, device, sizing,
     )
 
 
-def measure_quality(decoded: torch.nn.Module, references: Mapping[str, torch.nn.Module], info: VideoInfo,
-                    frames: list, rgb: np.ndarray, mask: np.ndarray | None = None,
-                    device: torch.device | str = "cpu") -> dict[str, float | None]:
-    """PSNR of the decoded model's output as the decoder writes it (YUV at the source's format),
-    and the RGB PSNR (`psnr_<name>`) of each model of `references` (the stages before the file)."""
-    acc = PsnrAccumulator(info.bit_depth)
-    ref_mse: dict[str, list[float]] = {name: [] for name in references}
-    masked_se, masked_n = 0.0, 0
-    times = [float(t) for t in range(len(frames))]
-    decoded_frames = render_frames(decoded, times, info.width, info.height, device=device)
-    ref_frames = {name: render_frames(m, times, info.width, info.height, device=device) for name, m in references.items()}
-    for t, src_frame in enumerate(frames):
-        out_yuv = rgb_to_yuv(next(decoded_frames), info)
-        out_rgb = yuv_to_rgb(out_yuv, info)  # the RGB of the file a decoder writes (rounded to its format)
-        acc.add(frame_errors(src_frame, out_yuv, info.bit_depth, rgb[t], out_rgb))
-        for name, it in ref_frames.items():
-            ref_mse[name].append(float(np.mean((next(it).astype(np.float64) - rgb[t]) ** 2)))
-        if mask is not None and mask[t].any():
-            d = (out_rgb[mask[t]].astype(np.float64) - rgb[t][mask[t]]) ** 2
-            masked_se += float(d.sum())
-            masked_n += d.size
-    s = acc.summary()
-    out = {k: s[k] for k in ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "psnr_rgb")}
-    for name, mses in ref_mse.items():
-        out[f"psnr_{name}"] = float(10 * np.log10(1 / max(np.mean(mses), 1e-12)))
-    if masked_n:
-        out["masked_psnr"] = float(10 * np.log10(1 / max(masked_se / masked_n, 1e-12)))
-    return out
-
-
 # ------------------------------------------------------------------ decode
 
 def decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOptions,
@@ -376,4 +347,4 @@ def evaluate(ref: str | os.PathLike, dist: str | os.PathLike, raw: RawSpec | Non
 
 
 __all__ = ["EncodeOptions", "EncodeReport", "DecodeOptions", "DecodeReport", "encode", "encode_frames", "decode",
-           "info", "evaluate", "measure_quality", "load_source", "frame_span"]
+           "info", "evaluate", "load_source", "frame_span"]

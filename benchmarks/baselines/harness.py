@@ -143,9 +143,5 @@ def set_lr(opt: torch.optim.Optimizer, factor: float) -> None:
         g["lr"] = g["base_lr"] * factor
 
 
-def psnr_from_sse(sse: float, count: int) -> float:
-    return 10 * math.log10(1.0 / max(sse / max(count, 1), 1e-12))
-
-
 __all__ = ["PausableClock", "warm_up", "Method", "Checkpoint", "TimedRun", "run_timed",
-           "time_to_reach", "lr_fraction", "set_lr", "psnr_from_sse"]
+           "time_to_reach", "lr_fraction", "set_lr"]

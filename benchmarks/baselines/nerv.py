@@ -26,7 +26,9 @@ import torch.nn.functional as F
 from pytorch_msssim import ssim
 from torch import Tensor, nn
 
-from .harness import PausableClock, StepHook, lr_fraction, psnr_from_sse, set_lr
+from nvcodec.metrics.psnr import psnr_from_mse
+
+from .harness import PausableClock, StepHook, lr_fraction, set_lr
 
 PE_BASE = 1.25
 PE_LEVELS = 40
@@ -212,4 +214,4 @@ class NeRVMethod:
             sse += float(torch.sum((out - ref) ** 2, dtype=torch.float64))
             n += out.numel()
         self.model.train()
-        return psnr_from_sse(sse, n)
+        return psnr_from_mse(sse / max(n, 1))

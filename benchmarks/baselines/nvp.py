@@ -26,11 +26,12 @@ import torch
 from torch import Tensor, nn
 
 from nvcodec.fit.sampler import PixelSampler
+from nvcodec.metrics.psnr import psnr_from_mse
 from nvcodec.model import siren
 from nvcodec.model.config import BaseNetConfig
 from nvcodec.model.grids import grid_lookup, new_grid
 
-from .harness import PausableClock, StepHook, lr_fraction, psnr_from_sse, set_lr
+from .harness import PausableClock, StepHook, lr_fraction, set_lr
 
 FEATURES = 2
 BASE_RES = 16
@@ -227,4 +228,4 @@ class NVPMethod:
                 out = self.model.render(xy, torch.full((xy.shape[0],), float(f), device=self.device)).clamp_(0, 1)
                 sse += float(torch.sum((out - ref[c0:c0 + tile]) ** 2, dtype=torch.float64))
                 n += out.numel()
-        return psnr_from_sse(sse, n)
+        return psnr_from_mse(sse / max(n, 1))

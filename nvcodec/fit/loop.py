@@ -41,6 +41,7 @@ from torch import Tensor
 from ..compress.quantize import fake_quantize_grid, fake_quantize_weight, weight_step
 from ..device import cpu_threads, resolve_device, tf32_matmuls
 from ..errors import InputError, Interrupted
+from ..metrics.psnr import mse_from_psnr
 from ..progress import ProgressLine, bar, eta
 from ..model.nvtm import NVTM, pixel_centres
 from .checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, FitState, load_checkpoint, restore_checkpoint,
@@ -140,7 +141,7 @@ class _Reporter:
                  progress: Callable[[FitProgress], None] | None):
         self.opts, self.state, self.clock = opts, state, clock
         self.elapsed, self.fraction, self.progress = elapsed, fraction, progress
-        self.ema = None if state.psnr_ema is None else torch.tensor(10 ** (-state.psnr_ema / 10), dtype=torch.float64)
+        self.ema = None if state.psnr_ema is None else torch.tensor(mse_from_psnr(state.psnr_ema), dtype=torch.float64)
         self.last_prog = self.last_hist = -1e9
         self.line = ProgressLine("fit", enabled=opts.progress_bar)
 

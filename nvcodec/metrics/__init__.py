@@ -1,4 +1,5 @@
-"""Quality metrics: PSNR (YUV planes, 6:1:1, RGB), MS-SSIM, LPIPS, and file-level evaluation."""
+"""Quality metrics: PSNR (YUV planes, 6:1:1, RGB), MS-SSIM, LPIPS, file-level evaluation and the
+encoder's quality check of the model it writes."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from .psnr import (
     frame_psnr,
     json_value,
     mse,
+    mse_from_psnr,
     peak_for_bit_depth,
     psnr_from_mse,
     rgb_psnr,
 )
+from .quality import measure_quality
 
 __all__ = [
     "METRICS",
@@ -35,7 +38,9 @@ __all__ = [
     "frame_psnr",
     "json_value",
     "mse",
+    "mse_from_psnr",
     "peak_for_bit_depth",
     "psnr_from_mse",
     "rgb_psnr",
+    "measure_quality",
 ]

@@ -13,19 +13,26 @@ All floats in the result are JSON-safe: an infinite PSNR (identical data) is Non
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import InputError
-from ..video import RawSpec, open_video
+from ..video import RawSpec, VideoInfo, VideoReader, open_video
 from ..video.color import yuv_to_rgb
 from .lpips import MIN_SIDE, Lpips, LpipsUnavailable, load_lpips, lpips_rgb
 from .msssim import ms_ssim_rgb
 from .psnr import FrameErrors, PsnrAccumulator, json_value, mse
 
 METRICS = ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "psnr_rgb", "ms_ssim", "lpips")
+
+
+PSNR_CONVENTION = (
+    "PSNR of the mean MSE over frames; peak 2^bitdepth-1 (RGB: 1.0); psnr_yuv = (6Y+U+V)/8; "
+    "null = infinite (identical)"
+)
 
 
 def evaluate_files(
@@ -44,68 +51,12 @@ def evaluate_files(
     `yuv_unavailable_reason` (None when available).
     """
     with open_video(ref_path, raw) as ref, open_video(dist_path, raw) as dist:
-        ri, di = ref.info, dist.info
-        if (ri.width, ri.height) != (di.width, di.height):
-            raise InputError(
-                f"cannot compare {dist_path} ({di.width}x{di.height}) with {ref_path} "
-                f"({ri.width}x{ri.height}): frame sizes differ"
-            )
-        if len(ref) != len(dist):
-            raise InputError(
-                f"cannot compare {dist_path} ({len(dist)} frames) with {ref_path} "
-                f"({len(ref)} frames): frame counts differ"
-            )
-        same_depth = ri.bit_depth == di.bit_depth
-        same_chroma = same_depth and ri.chroma == di.chroma
-        yuv_reason = None
-        if not same_depth:
-            yuv_reason = f"bit depths differ ({ri.bit_depth} vs {di.bit_depth})"
-        elif not same_chroma:
-            yuv_reason = f"chroma formats differ ({ri.chroma} vs {di.chroma}); only Y is compared"
-
-        model: Lpips | None = None
-        lpips_reason: str | None = None
-        if not lpips:
-            lpips_reason = "LPIPS disabled"
-        elif min(ri.width, ri.height) < MIN_SIDE:
-            lpips_reason = f"frames smaller than {MIN_SIDE}x{MIN_SIDE} are too small for LPIPS (AlexNet)"
-        else:
-            loaded = load_lpips(device=device)
-            if isinstance(loaded, LpipsUnavailable):
-                lpips_reason = loaded.reason
-            else:
-                model = loaded
-
-        acc = PsnrAccumulator(ri.bit_depth)
-        per_frame: list[dict[str, Any]] = []
-        ms_values: list[float] = []
-        lp_values: list[float] = []
-        for i in range(len(ref)):
-            fr, fd = ref.read(i), dist.read(i)
-            rr, dr = yuv_to_rgb(fr, ri), yuv_to_rgb(fd, di)
-            errors = FrameErrors(
-                mse_y=mse(fr.planes[0], fd.planes[0]) if same_depth else None,
-                mse_u=mse(fr.planes[1], fd.planes[1]) if same_chroma and ri.chroma != "mono" else None,
-                mse_v=mse(fr.planes[2], fd.planes[2]) if same_chroma and ri.chroma != "mono" else None,
-                mse_rgb=mse(rr, dr),
-                bit_depth=ri.bit_depth,
-            )
-            values: dict[str, Any] = dict(acc.add(errors))
-            rt = torch.from_numpy(rr).permute(2, 0, 1).unsqueeze(0).to(device)
-            dt = torch.from_numpy(dr).permute(2, 0, 1).unsqueeze(0).to(device)
-            ms = float(ms_ssim_rgb(rt, dt)[0])
-            ms_values.append(ms)
-            values["ms_ssim"] = ms
-            if model is not None:
-                lp = float(lpips_rgb(model, rt, dt)[0])
-                lp_values.append(lp)
-                values["lpips"] = lp
-            else:
-                values["lpips"] = None
-            entry = {"frame": i, **{k: json_value(values[k]) for k in METRICS}, "identical": errors.identical}
-            per_frame.append(entry)
-
-        summary = acc.summary()
+        _check_aligned(ref, dist, ref_path, dist_path)
+        planes = _comparable_planes(ref.info, dist.info)
+        model, lpips_reason = _lpips_model(lpips, ref.info, device)
+        acc = PsnrAccumulator(ref.info.bit_depth)
+        frames = [_frame_metrics(ref, dist, i, planes, acc, model, device) for i in range(len(ref))]
+        ri = ref.info
         result: dict[str, Any] = {
             "ref": str(ref_path),
             "dist": str(dist_path),
@@ -115,20 +66,101 @@ def evaluate_files(
             "bit_depth": ri.bit_depth,
             "chroma": ri.chroma,
         }
-        for k in ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "psnr_rgb"):
-            result[k] = json_value(summary[k])
-        result["ms_ssim"] = float(np.mean(ms_values))
-        result["lpips"] = float(np.mean(lp_values)) if model is not None else None
-        result["frame_mean"] = {k: json_value(v) for k, v in summary["frame_mean"].items()}
-        result["identical"] = summary["identical"]
+        result.update(_clip_summary(acc, frames, lpips_computed=model is not None))
         result["lpips_unavailable_reason"] = lpips_reason
-        result["yuv_unavailable_reason"] = yuv_reason
-        result["psnr_convention"] = (
-            "PSNR of the mean MSE over frames; peak 2^bitdepth-1 (RGB: 1.0); psnr_yuv = (6Y+U+V)/8; "
-            "null = infinite (identical)"
-        )
-        result["per_frame"] = per_frame
+        result["yuv_unavailable_reason"] = planes.reason
+        result["psnr_convention"] = PSNR_CONVENTION
+        result["per_frame"] = [
+            {"frame": i, **{k: json_value(f[k]) for k in METRICS}, "identical": f["identical"]}
+            for i, f in enumerate(frames)
+        ]
         return result
+
+
+def _check_aligned(ref: VideoReader, dist: VideoReader, ref_path: Any, dist_path: Any) -> None:
+    """Two clips are comparable frame by frame only with the same frame size and count."""
+    ri, di = ref.info, dist.info
+    if (ri.width, ri.height) != (di.width, di.height):
+        raise InputError(
+            f"cannot compare {dist_path} ({di.width}x{di.height}) with {ref_path} "
+            f"({ri.width}x{ri.height}): frame sizes differ"
+        )
+    if len(ref) != len(dist):
+        raise InputError(
+            f"cannot compare {dist_path} ({len(dist)} frames) with {ref_path} "
+            f"({len(ref)} frames): frame counts differ"
+        )
+
+
+@dataclass(frozen=True)
+class _ComparablePlanes:
+    """Which plane PSNRs the two sample layouts allow, and why not the others."""
+
+    luma: bool  # same bit depth
+    chroma: bool  # same bit depth and chroma format, not mono
+    reason: str | None
+
+
+def _comparable_planes(ri: VideoInfo, di: VideoInfo) -> _ComparablePlanes:
+    same_depth = ri.bit_depth == di.bit_depth
+    same_chroma = same_depth and ri.chroma == di.chroma
+    reason = None
+    if not same_depth:
+        reason = f"bit depths differ ({ri.bit_depth} vs {di.bit_depth})"
+    elif not same_chroma:
+        reason = f"chroma formats differ ({ri.chroma} vs {di.chroma}); only Y is compared"
+    return _ComparablePlanes(same_depth, same_chroma and ri.chroma != "mono", reason)
+
+
+def _lpips_model(enabled: bool, info: VideoInfo, device: str) -> tuple[Lpips | None, str | None]:
+    """The LPIPS network, or None and the reason it is not computed."""
+    if not enabled:
+        return None, "LPIPS disabled"
+    if min(info.width, info.height) < MIN_SIDE:
+        return None, f"frames smaller than {MIN_SIDE}x{MIN_SIDE} are too small for LPIPS (AlexNet)"
+    loaded = load_lpips(device=device)
+    if isinstance(loaded, LpipsUnavailable):
+        return None, loaded.reason
+    return loaded, None
+
+
+def _frame_metrics(
+    ref: VideoReader,
+    dist: VideoReader,
+    i: int,
+    planes: _ComparablePlanes,
+    acc: PsnrAccumulator,
+    model: Lpips | None,
+    device: str,
+) -> dict[str, Any]:
+    """Frame i's METRICS (PSNRs may be inf) and `identical`; its errors go into `acc`."""
+    fr, fd = ref.read(i), dist.read(i)
+    rr, dr = yuv_to_rgb(fr, ref.info), yuv_to_rgb(fd, dist.info)
+    errors = FrameErrors(
+        mse_y=mse(fr.planes[0], fd.planes[0]) if planes.luma else None,
+        mse_u=mse(fr.planes[1], fd.planes[1]) if planes.chroma else None,
+        mse_v=mse(fr.planes[2], fd.planes[2]) if planes.chroma else None,
+        mse_rgb=mse(rr, dr),
+        bit_depth=ref.info.bit_depth,
+    )
+    values: dict[str, Any] = dict(acc.add(errors))
+    rt = torch.from_numpy(rr).permute(2, 0, 1).unsqueeze(0).to(device)
+    dt = torch.from_numpy(dr).permute(2, 0, 1).unsqueeze(0).to(device)
+    values["ms_ssim"] = float(ms_ssim_rgb(rt, dt)[0])
+    values["lpips"] = None if model is None else float(lpips_rgb(model, rt, dt)[0])
+    values["identical"] = errors.identical
+    return values
+
+
+def _clip_summary(acc: PsnrAccumulator, frames: list[dict[str, Any]], *, lpips_computed: bool) -> dict[str, Any]:
+    """The clip values (JSON-safe): PSNRs of the mean MSE, mean MS-SSIM and LPIPS, frame_mean, identical."""
+    summary = acc.summary()
+    out: dict[str, Any] = {k: json_value(summary[k]) for k in ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "psnr_rgb")}
+    out["ms_ssim"] = float(np.mean([f["ms_ssim"] for f in frames]))
+    out["lpips"] = float(np.mean([f["lpips"] for f in frames])) if lpips_computed else None
+    out["frame_mean"] = {k: json_value(v) for k, v in summary["frame_mean"].items()}
+    out["identical"] = summary["identical"]
+    return out
 
 
 __all__ = ["evaluate_files", "METRICS"]

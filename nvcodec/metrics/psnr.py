@@ -8,9 +8,11 @@ Conventions (state them when reporting numbers):
   - a clip's primary `psnr_*` is the PSNR of the mean MSE over frames (as much of the
     learned-codec literature does, it does not let one perfect frame dominate); the mean
     of per-frame PSNRs is reported too, as `frame_mean`.
-Identical inputs give MSE 0 and PSNR = float('inf') in Python; `json_value` turns that
-into None (JSON null) and result dicts carry `"identical": true` so a reader can tell
-"perfect" from "not computed".
+The one zero-MSE convention (`psnr_from_mse`, used by every PSNR in nvcodec and the
+benchmarks): identical inputs give MSE 0 and PSNR = float('inf') in Python; `json_value`
+turns that into None (JSON null) and result dicts carry `"identical": true` so a reader can
+tell "perfect" from "not computed". A caller that needs a finite number (the fit's training
+loss, nvcodec.fit.evaluate.MSE_FLOOR) floors the MSE before calling it.
 """
 
 from __future__ import annotations
@@ -36,11 +38,20 @@ def mse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(d * d)) if d.size else 0.0
 
 
-def psnr_from_mse(value: float, peak: float) -> float:
-    """10 log10(peak^2 / mse); inf for mse == 0."""
+def psnr_from_mse(value: float, peak: float = 1.0) -> float:
+    """10 log10(peak^2 / mse); inf for mse == 0 (identical inputs).
+
+    `peak` is the largest sample value: 1.0 for [0, 1] floats, `peak_for_bit_depth(n)` for
+    n-bit code values.
+    """
     if value <= 0.0:
         return math.inf
     return 10.0 * math.log10(peak * peak / value)
+
+
+def mse_from_psnr(psnr: float, peak: float = 1.0) -> float:
+    """The inverse of `psnr_from_mse` (inf -> 0): peak^2 / 10^(psnr / 10)."""
+    return peak * peak * 10.0 ** (-psnr / 10.0)
 
 
 def peak_for_bit_depth(bit_depth: int) -> float:
@@ -162,6 +173,7 @@ def _mean_psnr(values: Sequence[float | None]) -> float | None:
 __all__ = [
     "mse",
     "psnr_from_mse",
+    "mse_from_psnr",
     "peak_for_bit_depth",
     "combine_yuv",
     "json_value",

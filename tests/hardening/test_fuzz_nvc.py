@@ -1,7 +1,7 @@
 """Untrusted .nvc files: whatever the bytes, only NvcodecError escapes, fast, in bounded memory.
 
-The mutations are the structure-aware ones of benchmarks/fuzz_nvc.py (its 10 000-case
-run is the long version of test_mutations_only_raise_nvcodec_errors). Every case runs
+The mutations are the structure-aware ones of benchmarks/nvc_mutations.py (the 10 000-case
+run of benchmarks/fuzz_nvc.py is the long version of test_mutations_only_raise_nvcodec_errors). Every case runs
 the decoder's library path: read_container -> model_from_container -> render a frame,
 and api.info.
 """
@@ -23,7 +23,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benchmarks import fuzz_nvc as fz
+from benchmarks import nvc_mutations as mut
+from benchmarks.fuzz_nvc import decode_path
 from hardening_util import CLI_ENV, ROOT, one_line_error, run_cli
 from nvcodec.bitstream import read_container
 from nvcodec.compress import model_codec
@@ -35,7 +36,7 @@ CASE_SECONDS = 20  # a case slower than this is a hang (the typical case takes ~
 @pytest.fixture(scope="module")
 def base(valid_nvc: Path) -> bytes:
     data = valid_nvc.read_bytes()
-    assert fz.decode_path(data, valid_nvc.parent / "scratch.nvc") == "accepted"
+    assert decode_path(data, valid_nvc.parent / "scratch.nvc") == "accepted"
     return data
 
 
@@ -53,7 +54,7 @@ def decode_or_refuse(data: bytes, scratch: Path) -> str:
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(CASE_SECONDS)
     try:
-        return fz.decode_path(data, scratch)
+        return decode_path(data, scratch)
     except NvcodecError:
         return "refused"
     finally:
@@ -62,12 +63,12 @@ def decode_or_refuse(data: bytes, scratch: Path) -> str:
 
 
 def with_chunks(base: bytes, edit) -> bytes:
-    header, chunks = fz.split(base)
+    header, chunks = mut.split(base)
     edit(chunks)
-    return fz.join(header, chunks)
+    return mut.join(header, chunks)
 
 
-def chunk(chunks: list[fz.RawChunk], type_: bytes) -> fz.RawChunk:
+def chunk(chunks: list[mut.RawChunk], type_: bytes) -> mut.RawChunk:
     return next(c for c in chunks if c.type == type_)
 
 
@@ -75,9 +76,9 @@ def chunk(chunks: list[fz.RawChunk], type_: bytes) -> fz.RawChunk:
 
 @settings(max_examples=250, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(kind=st.sampled_from(sorted(fz.MUTATIONS)), seed=st.integers(0, 2 ** 32 - 1))
+@given(kind=st.sampled_from(sorted(mut.MUTATIONS)), seed=st.integers(0, 2 ** 32 - 1))
 def test_mutations_only_raise_nvcodec_errors(base, scratch, kind, seed):
-    _, data = fz.mutate(base, random.Random(seed), kind)
+    _, data = mut.mutate(base, random.Random(seed), kind)
     decode_or_refuse(data, scratch)
 
 
@@ -86,7 +87,7 @@ def test_the_mutations_reach_every_outcome(base, scratch):
     outcomes = {"accepted": 0, "refused": 0}
     deep = 0
     for i in range(60):
-        kind, data = fz.case_bytes(base, 12345, i)
+        kind, data = mut.case_bytes(base, 12345, i)
         outcome = decode_or_refuse(data, scratch)
         outcomes[outcome] += 1
         if outcome == "refused":
@@ -102,14 +103,14 @@ def test_the_mutations_reach_every_outcome(base, scratch):
 # --------------------------------------------------------------------------- systematic ones
 
 def test_empty_and_tiny_inputs(scratch):
-    for data in (b"", b"\x8b", fz.MAGIC, fz.MAGIC + b"\x01", bytes(48), b"\xff" * 100):
+    for data in (b"", b"\x8b", mut.MAGIC, mut.MAGIC + b"\x01", bytes(48), b"\xff" * 100):
         with pytest.raises(BitstreamError):
             read_container(data)
         assert decode_or_refuse(data, scratch) == "refused"
 
 
 def test_truncation_at_every_chunk_boundary(base, scratch):
-    cuts = sorted({max(0, b + d) for b in fz.boundaries(base) for d in (-1, 0, 1)} & set(range(len(base))))
+    cuts = sorted({max(0, b + d) for b in mut.boundaries(base) for d in (-1, 0, 1)} & set(range(len(base))))
     assert len(cuts) > 20
     for cut in cuts:
         with pytest.raises(BitstreamError):
@@ -118,7 +119,7 @@ def test_truncation_at_every_chunk_boundary(base, scratch):
 
 
 def test_inflated_length_fields(base):
-    header, chunks = fz.split(base)
+    header, chunks = mut.split(base)
     for i, c in enumerate(chunks):
         for length in (len(c.payload) + 1, 1 << 32, 1 << 62, (1 << 64) - 1):
             c.length = length
@@ -130,14 +131,14 @@ def test_inflated_length_fields(base):
 
 
 def test_missing_duplicated_and_swapped_chunks(base, scratch):
-    header, chunks = fz.split(base)
+    header, chunks = mut.split(base)
     types = [c.type for c in chunks]
     assert types[0] == b"SIDX" and types[-1] == b"NEND" and b"MCFG" in types
     for i, c in enumerate(chunks):
-        missing = fz.join(header, chunks[:i] + chunks[i + 1:])
+        missing = mut.join(header, chunks[:i] + chunks[i + 1:])
         expect = "accepted" if c.type == b"ENCI" else "refused"  # ENCI is informative
         assert decode_or_refuse(missing, scratch) == expect, c.type
-        dup = fz.join(header, chunks[:i + 1] + [c] + chunks[i + 1:])
+        dup = mut.join(header, chunks[:i + 1] + [c] + chunks[i + 1:])
         assert decode_or_refuse(dup, scratch) == "refused", c.type
     for i in range(len(chunks)):
         for j in range(i + 1, len(chunks)):
@@ -145,13 +146,13 @@ def test_missing_duplicated_and_swapped_chunks(base, scratch):
             swapped[i], swapped[j] = swapped[j], swapped[i]
             model_order_only = {types[i], types[j]} <= {b"MCFG", b"MSTA", b"GLAT", b"GSTA", b"WGTS", b"ENCI"}
             # model chunks may come in any order (spec 4.4); SIDX first and NEND last are required
-            assert decode_or_refuse(fz.join(header, swapped), scratch) == (
+            assert decode_or_refuse(mut.join(header, swapped), scratch) == (
                 "accepted" if model_order_only else "refused"), (types[i], types[j])
 
 
 def test_every_single_bit_flip_of_the_header_and_small_chunks_is_caught(base):
     """CRCs catch a flipped bit anywhere (checked exhaustively over the header, SIDX, MCFG, MSTA)."""
-    header, chunks = fz.split(base)
+    header, chunks = mut.split(base)
     end = len(header) + sum(24 + len(c.payload) for c in chunks[:4])
     for byte in range(end):
         for bit in (0, 7):
@@ -164,7 +165,7 @@ def test_every_single_bit_flip_of_the_header_and_small_chunks_is_caught(base):
 # --------------------------------------------------------------------------- hostile configs
 
 def _config(base: bytes) -> dict:
-    _, chunks = fz.split(base)
+    _, chunks = mut.split(base)
     return json.loads(chunk(chunks, b"MCFG").payload)
 
 
@@ -239,12 +240,12 @@ def test_a_big_declared_model_is_refused_before_allocating(valid_nvc, base, tmp_
     meta-device shell and nothing is allocated before the payloads check out."""
     from nvcodec.model.config import NVTMConfig
 
-    header, chunks = fz.split(_with_config(base, NVTMConfig.paper().to_dict()))
+    header, chunks = mut.split(_with_config(base, NVTMConfig.paper().to_dict()))
     h = bytearray(header)
     struct.pack_into("<III", h, 16, 1920, 1080, 600)
     chunk(chunks, b"SIDX").payload = struct.pack("<IIII", 1, 0, 0, 600)
     hostile = tmp_path / "big.nvc"
-    hostile.write_bytes(fz.join(fz.fix_header_crc(bytes(h)), chunks))
+    hostile.write_bytes(mut.join(mut.fix_header_crc(bytes(h)), chunks))
     r = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(valid_nvc), str(hostile)],
                        capture_output=True, text=True, timeout=300, env=CLI_ENV, cwd=ROOT)
     assert r.returncode == 0, r.stderr
@@ -260,11 +261,11 @@ def _grid_head(payload: bytes, levels: int, features: int) -> bytes:
     return struct.pack("<BBH", 1, 30, levels) + ranges * levels + stream
 
 
-def _set_frames(header: bytes, chunks: list[fz.RawChunk], frames: int) -> bytes:
+def _set_frames(header: bytes, chunks: list[mut.RawChunk], frames: int) -> bytes:
     h = bytearray(header)
     struct.pack_into("<I", h, 24, frames)
     chunk(chunks, b"SIDX").payload = struct.pack("<IIII", 1, 0, 0, frames)
-    return fz.fix_header_crc(bytes(h))
+    return mut.fix_header_crc(bytes(h))
 
 
 @pytest.mark.parametrize("frames,neighbors", [(1 << 20, [0, 1]), (1 << 20, [0]), (40_000, [0])])
@@ -274,11 +275,11 @@ def test_many_tiny_grids_are_refused(base, frames, neighbors):
     cfg = _config(base)
     cfg.update(gop_size=1, neighbors=neighbors)
     cfg["latent"].update(features=1, levels=1, base_resolution=2, scale=1.0)
-    header, chunks = fz.split(_with_config(base, cfg))
+    header, chunks = mut.split(_with_config(base, cfg))
     n = frames + (1 if 1 in neighbors else 0)
     chunk(chunks, b"MSTA").payload = struct.pack("<4f", 0, 0, 1, 1) * n
     chunk(chunks, b"GLAT").payload = _grid_head(chunk(chunks, b"GLAT").payload, 1, 1)
-    data = fz.join(_set_frames(header, chunks, frames), chunks)
+    data = mut.join(_set_frames(header, chunks, frames), chunks)
     with pytest.raises(BitstreamError, match="GLAT"):
         model_codec.model_from_container(read_container(data, known_types=model_codec.KNOWN_TYPES))
 
@@ -290,10 +291,10 @@ def test_weight_tables_cannot_burn_cpu(base):
     bounded (2^22 symbols, spec 9.1): refused at the 5th record."""
     from nvcodec.compress import weight_codec as wc
 
-    header, chunks = fz.split(base)
+    header, chunks = mut.split(base)
     wgts = chunk(chunks, b"WGTS")
     count = int.from_bytes(wgts.payload[:4], "little")
-    sizes = [struct.unpack_from("<BI", wgts.payload, pos)[1] for pos, _ in fz._weight_records(wgts.payload)]
+    sizes = [struct.unpack_from("<BI", wgts.payload, pos)[1] for pos, _ in mut.weight_records(wgts.payload)]
     assert len(sizes) == count > 5
     k, p = 1 << 20, 1 << 31  # p = 0.5: a quick table to build here; the limit is on K, not on p
     records = []
@@ -301,7 +302,7 @@ def test_weight_tables_cannot_burn_cpu(base):
         words = wc._encode_entropy(np.zeros(n, np.int64), wc.MODEL_LAPLACE, k, 0, p) if i < 4 else b""
         records.append(struct.pack("<BIiiiII", wc.MODEL_LAPLACE, n, 0, k - 1, 0, p, len(words) // 4) + words)
     wgts.payload = wgts.payload[:4 + 4 * count + 5] + b"".join(records)
-    data = fz.join(header, chunks)
+    data = mut.join(header, chunks)
     t0 = time.perf_counter()
     with pytest.raises(BitstreamError, match="probability tables"):
         model_codec.model_from_container(read_container(data, known_types=model_codec.KNOWN_TYPES))
@@ -375,8 +376,8 @@ def test_cli_info_refuses_a_bad_file(base, tmp_path):
 
 def test_the_fuzzers_layout_agrees_with_the_reader(base):
     """Sanity of the fuzzer's own re-implementation of the layout (split/join round trip, CRCs)."""
-    header, chunks = fz.split(base)
-    assert fz.join(header, chunks) == base
+    header, chunks = mut.split(base)
+    assert mut.join(header, chunks) == base
     assert zlib.crc32(header[:-4]) & 0xFFFFFFFF == int.from_bytes(header[-4:], "little")
     container = read_container(base, known_types=model_codec.KNOWN_TYPES)
     assert [c.type.encode() for c in container.chunks] == [c.type for c in chunks[1:-1]]

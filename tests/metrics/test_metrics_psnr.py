@@ -15,6 +15,8 @@ from nvcodec.metrics.psnr import (
     frame_psnr,
     json_value,
     mse,
+    mse_from_psnr,
+    peak_for_bit_depth,
     psnr_from_mse,
     rgb_psnr,
 )
@@ -44,6 +46,20 @@ def test_identical_is_inf_and_null_in_json() -> None:
     assert all(math.isinf(p[k]) for k in ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv"))
     assert json_value(p["psnr_y"]) is None and json_value(40.0) == 40.0 and json_value(None) is None
     assert psnr_from_mse(0.0, 255) == math.inf
+
+
+def test_psnr_from_mse_the_one_convention() -> None:
+    assert psnr_from_mse(0.01) == pytest.approx(20.0)  # peak 1.0 by default ([0, 1] floats)
+    assert psnr_from_mse(1e-4, 1.0) == pytest.approx(40.0)
+    assert psnr_from_mse(0.0) == math.inf and psnr_from_mse(0.0, 1023) == math.inf
+    assert peak_for_bit_depth(8) == 255.0 and peak_for_bit_depth(10) == 1023.0
+    assert psnr_from_mse(1.0, peak_for_bit_depth(8)) == pytest.approx(20 * math.log10(255))
+    assert psnr_from_mse(4.0, peak_for_bit_depth(10)) == pytest.approx(20 * math.log10(1023 / 2))
+    # the same relative error reads the same in 8 and 10 bit
+    assert psnr_from_mse(1.0, 255) == pytest.approx(psnr_from_mse((1023 / 255) ** 2, 1023))
+    for p, peak in ((35.0, 1.0), (48.13, 255.0), (60.2, 1023.0)):
+        assert psnr_from_mse(mse_from_psnr(p, peak), peak) == pytest.approx(p)
+    assert mse_from_psnr(math.inf) == 0.0
 
 
 def test_mono_yuv_is_y() -> None:
