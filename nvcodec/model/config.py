@@ -248,20 +248,15 @@ class NVTMConfig:
 
     @classmethod
     def paper(cls) -> "NVTMConfig":
-        """The paper's defaults (Sec. 4.1): GOP 10, P={0,1}, 7x4 latent levels x1.8,
-        16x2 static levels, modulated SIREN 3x185, adaptive normalisation r_th=0.5."""
-        return cls()
+        """The paper's defaults: a one-line delegate to `model.presets.paper` (defined there)."""
+        from .presets import paper
+        return paper()
 
     @classmethod
     def tiny(cls) -> "NVTMConfig":
-        """A very small model for tests and smoke runs."""
-        return cls(
-            gop_size=2,
-            latent=GridConfig(base_resolution=4, levels=2, scale=2.0, features=2),
-            static=GridConfig(base_resolution=4, levels=2, scale=None, features=2),
-            flow=FlowConfig(layers=3, hidden=4, hyper_hidden=8),
-            base=BaseNetConfig(depth=2, width=16, modulator_width=16),
-        )
+        """A very small model for tests: a one-line delegate to `model.presets.tiny` (defined there)."""
+        from .presets import tiny
+        return tiny()
 
     def num_gops(self, frames: int) -> int:
         """GOPs of a clip: ceil(frames / n), the last one possibly short."""

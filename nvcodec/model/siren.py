@@ -52,6 +52,31 @@ def synthesis_macs(cfg: BaseNetConfig) -> int:
     return IN_DIM * cfg.width + (cfg.depth - 1) * cfg.width * cfg.width + OUT_DIM * cfg.width
 
 
+def parameter_shapes(cfg: BaseNetConfig, latent_dim: int, modulated: bool) -> dict[str, list[tuple[int, ...]]]:
+    """The shape of every parameter of `ModulatedSiren(cfg, latent_dim, modulated)` by group, in
+    the network's order (the rule the module and `weight_count` share)."""
+    w, wm, d = cfg.width, cfg.modulator_width, cfg.depth
+    first_in = IN_DIM if modulated else IN_DIM + latent_dim
+    shapes: dict[str, list[tuple[int, ...]]] = {
+        "syn_w": [(w, first_in if i == 0 else w) for i in range(d)],
+        "syn_b": [(w,)] * d,
+        "out_w": [(OUT_DIM, w)],
+        "out_b": [(OUT_DIM,)],
+    }
+    if modulated:
+        shapes.update(mod_z=[(wm, latent_dim)] * d, mod_b=[(wm,)] * d, mod_g=[(wm, wm)] * (d - 1))
+    return shapes
+
+
+def weight_count(cfg: BaseNetConfig, latent_dim: int, modulated: bool) -> int:
+    """Parameters of `ModulatedSiren(cfg, latent_dim, modulated)`, from the config alone (no allocation)."""
+    return sum(math.prod(s) for group in parameter_shapes(cfg, latent_dim, modulated).values() for s in group)
+
+
+def _parameters(shapes: list[tuple[int, ...]]) -> nn.ParameterList:
+    return nn.ParameterList([nn.Parameter(torch.empty(s)) for s in shapes])
+
+
 class ModulatedSiren(nn.Module):
     """Parameters of M; the evaluators below take them as an explicit list so that
     quantisation-aware fitting can substitute fake-quantised copies."""
@@ -61,16 +86,15 @@ class ModulatedSiren(nn.Module):
         super().__init__()
         self.spec = SirenSpec(cfg.depth, cfg.width, cfg.modulator_width, cfg.omega_first,
                               cfg.omega, modulated, latent_dim)
-        w, wm, d = cfg.width, cfg.modulator_width, cfg.depth
-        first_in = IN_DIM if modulated else IN_DIM + latent_dim
-        self.syn_w = nn.ParameterList([nn.Parameter(torch.empty(w, first_in if i == 0 else w)) for i in range(d)])
-        self.syn_b = nn.ParameterList([nn.Parameter(torch.empty(w)) for _ in range(d)])
-        self.out_w = nn.Parameter(torch.empty(OUT_DIM, w))
-        self.out_b = nn.Parameter(torch.empty(OUT_DIM))
+        shapes = parameter_shapes(cfg, latent_dim, modulated)
+        self.syn_w = _parameters(shapes["syn_w"])
+        self.syn_b = _parameters(shapes["syn_b"])
+        self.out_w = nn.Parameter(torch.empty(shapes["out_w"][0]))
+        self.out_b = nn.Parameter(torch.empty(shapes["out_b"][0]))
         if modulated:
-            self.mod_z = nn.ParameterList([nn.Parameter(torch.empty(wm, latent_dim)) for _ in range(d)])
-            self.mod_b = nn.ParameterList([nn.Parameter(torch.empty(wm)) for _ in range(d)])
-            self.mod_g = nn.ParameterList([nn.Parameter(torch.empty(wm, wm)) for _ in range(d - 1)])
+            self.mod_z = _parameters(shapes["mod_z"])
+            self.mod_b = _parameters(shapes["mod_b"])
+            self.mod_g = _parameters(shapes["mod_g"])
         self.reset_parameters(generator)
 
     @torch.no_grad()
