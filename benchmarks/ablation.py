@@ -43,11 +43,11 @@ COLUMNS = ("clip", "variant", "table", "changes", "params_total", "params_grids"
 
 def variant_config(name: str, width: int, height: int, frames: int, bpp: float, sizing: str):
     """The NVTMConfig of a variant (see the module docstring for the two sizing modes)."""
-    from nvcodec.model.config import NVTMConfig
+    from nvcodec.model import presets
     from nvcodec.rate.sizing import choose_config
 
     changes = VARIANTS[name][1]
-    paper = NVTMConfig.paper()
+    paper = presets.paper()
     if sizing == "variant":
         return choose_config(width, height, frames, bpp, template=paper.replace(**changes)).config
     return choose_config(width, height, frames, bpp, template=paper).config.replace(**changes)

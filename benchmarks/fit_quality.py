@@ -3,8 +3,9 @@
 One independent fit per budget (each run's schedule anneals over its own budget, as
 `nvcodec encode --time T` does), full-clip RGB PSNR of the float model afterwards
 (evaluation not counted). Model: nvcodec's sizing at a rate (`--config bpp:0.1`, what
-`nvcodec encode --bpp 0.1` fits), the paper's preset at its full size (`paper`), or the
-encoder's default family (no alignment flow, latent as input) at the paper's sizes (`codec`).
+`nvcodec encode --bpp 0.1` fits), or a family of `nvcodec.model.presets` at its own sizes, e.g.
+`paper` (the paper's full-size model) or `codec` (the encoder's default family: no alignment flow,
+latent as modulation, at the paper's sizes).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 import time
 
 from nvcodec.fit.loop import FitOptions, evaluate_psnr, fit
+from nvcodec.model import presets
 from nvcodec.model.config import NVTMConfig
 from nvcodec.model.nvtm import NVTM
-from nvcodec.rate.sizing import choose_config, codec_template
+from nvcodec.rate.sizing import choose_config
 
 from .common import (apply_threads, base_parser, find_clips, float_list, load_clip, machine_description,
                      markdown_table, rgb_uint8_tensor, say, str_list, write_csv, write_markdown, write_meta)
@@ -23,20 +25,18 @@ COLUMNS = ["clip", "config", "budget_s", "fit_seconds", "steps", "psnr_rgb", "gr
 
 
 def config_for(name: str, width: int, height: int, frames: int) -> NVTMConfig:
-    if name == "paper":
-        return NVTMConfig.paper()
-    if name == "codec":
-        return codec_template()
+    if name in presets.FAMILIES:
+        return presets.family(name)
     if name.startswith("bpp:"):
         return choose_config(width, height, frames, float(name[4:])).config
-    raise SystemExit(f"unknown --config {name!r}: use bpp:<value>, paper or codec")
+    raise SystemExit(f"unknown --config {name!r}: use bpp:<value> or a family ({', '.join(presets.FAMILIES)})")
 
 
 def main(argv: list[str] | None = None) -> None:
     p = base_parser("fit_quality", __doc__.split("\n\n")[0])
     p.add_argument("--clips", type=str_list, default=["foreman_cif", "mobile_cif"])
     p.add_argument("--budgets", type=float_list, default=[30, 60, 120, 300], help="fitting seconds, one run each")
-    p.add_argument("--config", type=str_list, default=["bpp:0.1"], help="bpp:<value>, paper and/or codec")
+    p.add_argument("--config", type=str_list, default=["bpp:0.1"], help="bpp:<value> and/or families (paper, codec, ...)")
     a = p.parse_args(argv)
     apply_threads(a.threads)
     meta = machine_description(a.device)

@@ -89,13 +89,13 @@ def build_base(path: Path) -> bytes:
     import torch
 
     from nvcodec import api
-    from nvcodec.model.config import NVTMConfig
+    from nvcodec.model import presets
     from nvcodec.video import sample_clip_path
 
     torch.set_num_threads(1)  # one thread is much faster on a shared 2-core machine
     api.encode(sample_clip_path(), path, api.EncodeOptions(bpp=0.3, steps=3, progress=False, frame_range=(0, 4),
                                                            overwrite=True, device="cpu",
-                                                           model_template=NVTMConfig.paper()))
+                                                           model_template=presets.paper()))
     return path.read_bytes()
 
 

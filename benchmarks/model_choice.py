@@ -8,8 +8,8 @@ grids. The score is the RGB PSNR at the target size, interpolated between the QP
 bracket it (what rate control's QP search lands near); the float and 8-bit PSNRs show
 where the decibels go between the fitted model and the file.
 
-Candidates: `paper` (NVTMConfig.paper()), `no_flow` (paper without the alignment flow),
-`codec` (`rate.sizing.codec_template()`: no flow, latent as modulation), each at the
+Candidates: families of `nvcodec.model.presets` (by default `paper`, `no_flow`: paper without the
+alignment flow, and `codec`: the encoder's default, no flow, latent as modulation), each at the
 `bits_per_grid_value` values of --grid-bits, the base-network caps of --decode-macs
 (multiply-adds per pixel and frame; 0: uncapped) and the base-network depths of --depths
 (0: the family's).
@@ -30,17 +30,9 @@ from .common import say
 
 NAME = "model_choice"
 DEFAULT_CLIPS = ("foreman_cif", "basketballpass", "mobile_cif")
-FAMILIES = ("paper", "no_flow", "codec")
+DEFAULT_FAMILIES = ("paper", "no_flow", "codec")
 COLUMNS = ("clip", "family", "grid_bits", "decode_macs", "base_depth", "grid_values", "weight_params", "base_width", "steps", "psnr_float",
            "psnr_8bit", "qp_curve", "psnr_at_target", "qp_at_target")
-
-
-def family_template(name: str):
-    from nvcodec.model.config import NVTMConfig
-    from nvcodec.rate.sizing import codec_template
-
-    return {"paper": NVTMConfig.paper(), "no_flow": NVTMConfig.paper().replace(alignment="none"),
-            "codec": codec_template()}[name]
 
 
 def at_target(curve: Sequence[tuple[float, float, int | None]]) -> tuple[float, float]:
@@ -58,13 +50,14 @@ def run_candidate(family: str, grid_bits: float, video, args, max_macs: int = 0,
     from nvcodec.bitstream.format import StreamHeader
     from nvcodec.compress import model_codec
     from nvcodec.fit.loop import FitOptions, evaluate_psnr, fit
+    from nvcodec.model import presets
     from nvcodec.model.nvtm import NVTM
     from nvcodec.model.siren import synthesis_macs
     from nvcodec.rate.sizing import RateModel, choose_config
 
     frames, height, width = (int(s) for s in video.shape[:3])
     rate = RateModel(bits_per_grid_value=grid_bits)
-    template = family_template(family)
+    template = presets.family(family)
     if depth:
         template = template.replace(base=dataclasses.replace(template.base, depth=depth))
     sizing = choose_config(width, height, frames, args.bpp, rate=rate, template=template,
@@ -119,7 +112,8 @@ def build_parser():
     p.add_argument("--clips", type=common.str_list, default=list(DEFAULT_CLIPS),
                    help="comma-separated clip names (prefix of a file in --clips-dir) or paths")
     p.add_argument("--frames", type=int, default=30, help="use only the first N frames")
-    p.add_argument("--families", type=common.str_list, default=list(FAMILIES), help=f"subset of: {', '.join(FAMILIES)}")
+    p.add_argument("--families", type=common.str_list, default=list(DEFAULT_FAMILIES),
+                   help=f"families of nvcodec.model.presets (default: {','.join(DEFAULT_FAMILIES)})")
     p.add_argument("--grid-bits", type=common.float_list, default=[1.0, 2.0],
                    help="bits_per_grid_value values of the rate sizing to compare")
     p.add_argument("--decode-macs", type=common.int_list, default=[0],
@@ -136,6 +130,8 @@ def build_parser():
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     common.apply_threads(args.threads)
+    from nvcodec.model.presets import FAMILIES
+
     unknown = [f for f in args.families if f not in FAMILIES]
     if unknown:
         raise SystemExit(f"unknown famil(ies) {unknown}; choose from {', '.join(FAMILIES)}")

@@ -11,8 +11,8 @@ Measures, in one run on the same machine:
 and prints the model's FLOPs per sample (forward; training = 3x forward; decoding: the
 per-frame synthesis plus the per-GOP part spread over the GOP's frames) and the fraction of
 the FLOP limit each throughput reaches. --config: `bpp:X` (the encoder's sizing at X bpp for
-the clip), `paper`, or a JSON file of an NVTMConfig; at CIF size (the foreman clip when
-present, else a synthetic clip).
+the clip), a family of `nvcodec.model.presets` (e.g. `paper`), or a JSON file of an NVTMConfig;
+at CIF size (the foreman clip when present, else a synthetic clip).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import torch
 
 from nvcodec.fit.loop import _grid_aliases, _hand_over_grads, _param_groups, FitOptions
 from nvcodec.fit.sampler import PixelSampler
+from nvcodec.model import presets
 from nvcodec.model.config import NVTMConfig
 from nvcodec.model.nvtm import NVTM
 from nvcodec.model.siren import synthesis_macs
@@ -171,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames-per-batch", type=int, default=None)
     ap.add_argument("--pixels-per-frame", type=int, default=None)
     ap.add_argument("--config", default="bpp:0.1",
-                    help="bpp:X (the encoder's sizing at X bpp), paper, or a JSON file of an NVTMConfig")
+                    help="bpp:X (the encoder's sizing at X bpp), a family of nvcodec.model.presets (paper, codec, ...), "
+                         "or a JSON file of an NVTMConfig")
     ap.add_argument("--skip-decode", action="store_true")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     a = ap.parse_args(argv)
@@ -180,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(a.device)
     video = _load_clip(a.clip, a.frames)
     T, H, W = (int(s) for s in video.shape[:3])
-    if a.config == "paper":
-        cfg = NVTMConfig.paper()
+    if a.config in presets.FAMILIES:
+        cfg = presets.family(a.config)
     elif a.config.startswith("bpp:"):
         cfg = choose_config(W, H, T, float(a.config[4:])).config
     else:

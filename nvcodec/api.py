@@ -63,7 +63,7 @@ class EncodeOptions:
     # the base network's multiply-adds per pixel and frame (decoding cost); None: no cap
     max_decode_macs: int | None = DEFAULT_MAX_DECODE_MACS
     # library/benchmark knobs (no CLI flag): the model family sizing picks from, and its constants
-    model_template: NVTMConfig | None = None  # None: rate.sizing.codec_template()
+    model_template: NVTMConfig | None = None  # None: model.presets.codec()
     rate_model: RateModel = RateModel()
     fit_overrides: dict[str, Any] = field(default_factory=dict)  # FitOptions fields over the "encode" preset
 

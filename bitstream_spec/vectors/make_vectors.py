@@ -24,8 +24,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 from nvcodec import __version__, api  # noqa: E402
+from nvcodec.model import presets  # noqa: E402
 from nvcodec.model.config import NVTMConfig  # noqa: E402
-from nvcodec.rate.sizing import codec_template  # noqa: E402
 from nvcodec.video import create_writer, open_video, sample_clip_path  # noqa: E402
 from nvcodec.video.frame import Frame  # noqa: E402
 
@@ -34,14 +34,14 @@ FRAMES = 3
 SETTINGS = {"bpp": 1.5, "steps": 25, "seed": 7}
 #: vector name -> the model family it is encoded with. tiny: the paper's family (with the
 #: alignment flow: every part of section 11); tiny_codec: the encoder's default family
-#: (`rate.sizing.codec_template()`, alignment "none": what `nvcodec encode` writes)
+#: (`model.presets.codec()`, alignment "none": what `nvcodec encode` writes)
 VECTORS = {"tiny": "paper", "tiny_codec": "codec"}
 #: decode name (the suffix of NAME.<decode>.y4m.xz and of the json key) -> DecodeOptions arguments
 DECODES = {"decode": {}, "decode_scale2_fps2": {"scale": 2, "fps_mult": 2}}
 
 
 def family(name: str) -> NVTMConfig:
-    return {"paper": NVTMConfig.paper, "codec": codec_template}[VECTORS[name]]()
+    return presets.family(VECTORS[name])
 
 
 def make_input(path: Path) -> Path:

@@ -51,6 +51,14 @@ CHROMA_CODES = {"420": 0, "422": 1, "444": 2, "mono": 3}
 SITING_CODES = {"": 0, "jpeg": 1, "mpeg2": 2, "paldv": 3}  # "" = unspecified
 MATRIX_CODES = {"bt601": 0, "bt709": 1}
 RANGE_CODES = {"limited": 0, "full": 1}
+#: StreamHeader field -> (its name in messages, its code table): the header's enumerated fields
+HEADER_ENUMS = {
+    "chroma": ("chroma format", CHROMA_CODES),
+    "chroma_siting": ("chroma siting", SITING_CODES),
+    "matrix": ("colour matrix", MATRIX_CODES),
+    "color_range": ("colour range", RANGE_CODES),
+}
+_HEADER_VALUES = {attr: {v: k for k, v in table.items()} for attr, (_, table) in HEADER_ENUMS.items()}
 
 CHUNK_TYPE_RE = re.compile(r"[A-Za-z0-9]{4}")
 
@@ -159,14 +167,60 @@ class Container:
         return next((c for c in self.chunks if c.type == type_ and c.segment == segment), None)
 
 
+def pack_header(h: StreamHeader) -> bytes:
+    """The header's fields in the version 1.0 layout of HEADER_STRUCT (the CRC32 that follows
+    them is not included); the enumerated fields as their codes."""
+
+    def code(attr: str) -> int:
+        return HEADER_ENUMS[attr][1][getattr(h, attr)]
+
+    return HEADER_STRUCT.pack(MAGIC, VERSION_MAJOR, VERSION_MINOR, h.flags, HEADER_SIZE, h.width, h.height,
+                              h.frames, h.fps_num, h.fps_den, code("chroma"), code("chroma_siting"), h.bit_depth,
+                              code("matrix"), code("color_range"))
+
+
+def unpack_header(data: bytes | memoryview) -> StreamHeader:
+    """The StreamHeader of the HEADER_STRUCT fields at the start of `data`; an unknown code of an
+    enumerated field raises UnsupportedVersionError. The values are not checked (`validate_header`)."""
+    f = HEADER_STRUCT.unpack_from(data, 0)
+
+    def value(attr: str, code: int) -> str:
+        try:
+            return _HEADER_VALUES[attr][code]
+        except KeyError:
+            name = HEADER_ENUMS[attr][0]
+            raise UnsupportedVersionError(f"unknown {name} code {code} (written by a newer nvcodec?)") from None
+
+    return StreamHeader(
+        width=f[5],
+        height=f[6],
+        frames=f[7],
+        fps_num=f[8],
+        fps_den=f[9],
+        chroma=value("chroma", f[10]),
+        chroma_siting=value("chroma_siting", f[11]),
+        bit_depth=f[12],
+        matrix=value("matrix", f[13]),
+        color_range=value("color_range", f[14]),
+        version_major=f[1],
+        version_minor=f[2],
+        flags=f[3],
+    )
+
+
+def check_major_version(major: int) -> None:
+    """UnsupportedVersionError unless this decoder reads major version `major`."""
+    if major != VERSION_MAJOR:
+        raise UnsupportedVersionError(
+            f"written by a newer nvcodec (major {major}); this decoder supports {VERSION_MAJOR}"
+            if major > VERSION_MAJOR
+            else f"unsupported container major version {major}; this decoder supports {VERSION_MAJOR}"
+        )
+
+
 def validate_header(h: StreamHeader) -> None:
     """Raise BitstreamError unless every header field is within the format's limits."""
-    if h.version_major != VERSION_MAJOR:
-        raise UnsupportedVersionError(
-            f"written by a newer nvcodec (major {h.version_major}); this decoder supports {VERSION_MAJOR}"
-            if h.version_major > VERSION_MAJOR
-            else f"unsupported container major version {h.version_major}; this decoder supports {VERSION_MAJOR}"
-        )
+    check_major_version(h.version_major)
     if not 0 <= h.version_minor <= 255 or not 0 <= h.flags <= 0xFFFF:
         raise BitstreamError("version minor or flags out of range")
     for name, v in (("width", h.width), ("height", h.height)):
@@ -178,12 +232,8 @@ def validate_header(h: StreamHeader) -> None:
         raise BitstreamError(f"frame rate {h.fps_num}/{h.fps_den} must have positive u32 terms")
     if not MIN_BIT_DEPTH <= h.bit_depth <= MAX_BIT_DEPTH:
         raise BitstreamError(f"bit depth {h.bit_depth} outside [{MIN_BIT_DEPTH}, {MAX_BIT_DEPTH}]")
-    for name, value, table in (
-        ("chroma format", h.chroma, CHROMA_CODES),
-        ("chroma siting", h.chroma_siting, SITING_CODES),
-        ("colour matrix", h.matrix, MATRIX_CODES),
-        ("colour range", h.color_range, RANGE_CODES),
-    ):
+    for attr, (name, table) in HEADER_ENUMS.items():
+        value = getattr(h, attr)
         if value not in table:
             raise BitstreamError(f"unknown {name} {value!r}")
 
@@ -230,24 +280,17 @@ def chunk_table(container: Container) -> list[dict]:
             "bytes": CHUNK_OVERHEAD + 4 + SIDX_ENTRY.size * len(container.segments),
         },
     ]
-    for c in container.chunks:
-        rows.append(
-            {
-                "type": c.type,
-                "segment": None if c.segment == GLOBAL_SEGMENT else c.segment,
-                "required": c.required,
-                "bytes": CHUNK_OVERHEAD + len(c.payload),
-            }
-        )
-    for c in container.skipped:
-        rows.append(
-            {
-                "type": c.type,
-                "segment": None if c.segment == GLOBAL_SEGMENT else c.segment,
-                "required": c.required,
-                "bytes": CHUNK_OVERHEAD + len(c.payload),
-                "skipped": True,
-            }
-        )
+    rows += [_chunk_row(c) for c in container.chunks]
+    rows += [{**_chunk_row(c), "skipped": True} for c in container.skipped]
     rows.append({"type": NEND, "segment": None, "required": True, "bytes": CHUNK_OVERHEAD})
     return rows
+
+
+def _chunk_row(c: Chunk) -> dict:
+    """The `chunk_table` row of a stored chunk."""
+    return {
+        "type": c.type,
+        "segment": None if c.segment == GLOBAL_SEGMENT else c.segment,
+        "required": c.required,
+        "bytes": CHUNK_OVERHEAD + len(c.payload),
+    }

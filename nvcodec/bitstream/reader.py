@@ -15,52 +15,33 @@ from pathlib import Path
 
 from ..errors import BitstreamError, InputError, UnsupportedVersionError
 from .format import (
-    CHROMA_CODES,
     CHUNK_OVERHEAD,
     CHUNK_STRUCT,
     CRC_STRUCT,
     FLAG_REQUIRED,
     GLOBAL_SEGMENT,
     HEADER_SIZE,
-    HEADER_STRUCT,
     MAGIC,
-    MATRIX_CODES,
     MAX_CHUNKS,
     MAX_FILE_SIZE,
     MAX_HEADER_SIZE,
     MAX_SEGMENTS,
     NEND,
-    RANGE_CODES,
     SIDX,
     SIDX_ENTRY,
-    SITING_CODES,
-    VERSION_MAJOR,
     Chunk,
     Container,
     Segment,
     StreamHeader,
     CHUNK_TYPE_RE,
+    check_major_version,
     crc32,
+    unpack_header,
     validate_header,
     validate_segments,
 )
 
 __all__ = ["read_container", "read_container_file", "read_header"]
-
-_DECODE = {
-    "chroma format": {v: k for k, v in CHROMA_CODES.items()},
-    "chroma siting": {v: k for k, v in SITING_CODES.items()},
-    "colour matrix": {v: k for k, v in MATRIX_CODES.items()},
-    "colour range": {v: k for k, v in RANGE_CODES.items()},
-}
-
-
-def _enum(name: str, code: int) -> str:
-    try:
-        return _DECODE[name][code]
-    except KeyError:
-        raise UnsupportedVersionError(f"unknown {name} code {code} (written by a newer nvcodec?)") from None
-
 
 def read_header(data: bytes | memoryview) -> tuple[StreamHeader, int]:
     """Parse and check the file header; return it and the offset of the first chunk."""
@@ -71,15 +52,7 @@ def read_header(data: bytes | memoryview) -> tuple[StreamHeader, int]:
         raise BitstreamError("bad magic: not an .nvc file (or mangled by a text-mode transfer)")
     if len(mv) < 16:
         raise BitstreamError(f"truncated file header ({len(mv)} bytes)")
-    major, minor = mv[8], mv[9]
-    if major > VERSION_MAJOR:
-        raise UnsupportedVersionError(
-            f"written by a newer nvcodec (major {major}); this decoder supports {VERSION_MAJOR}"
-        )
-    if major != VERSION_MAJOR:
-        raise UnsupportedVersionError(
-            f"unsupported container major version {major}; this decoder supports {VERSION_MAJOR}"
-        )
+    check_major_version(mv[8])
     header_size = int.from_bytes(mv[12:16], "little")
     if not HEADER_SIZE <= header_size <= MAX_HEADER_SIZE:
         raise BitstreamError(f"header size {header_size} outside [{HEADER_SIZE}, {MAX_HEADER_SIZE}]")
@@ -88,22 +61,7 @@ def read_header(data: bytes | memoryview) -> tuple[StreamHeader, int]:
     (stored_crc,) = CRC_STRUCT.unpack_from(mv, header_size - 4)
     if crc32(mv[: header_size - 4]) != stored_crc:
         raise BitstreamError("CRC mismatch in the file header")
-    f = HEADER_STRUCT.unpack_from(mv, 0)
-    header = StreamHeader(
-        width=f[5],
-        height=f[6],
-        frames=f[7],
-        fps_num=f[8],
-        fps_den=f[9],
-        chroma=_enum("chroma format", f[10]),
-        chroma_siting=_enum("chroma siting", f[11]),
-        bit_depth=f[12],
-        matrix=_enum("colour matrix", f[13]),
-        color_range=_enum("colour range", f[14]),
-        version_major=major,
-        version_minor=minor,
-        flags=f[3],
-    )
+    header = unpack_header(mv)
     validate_header(header)
     return header, header_size
 
@@ -118,6 +76,33 @@ def _parse_sidx(payload: bytes, at: int) -> list[Segment]:
         expected = 4 + SIDX_ENTRY.size * count
         raise BitstreamError(f"segment index at byte {at} is {len(payload)} bytes, {expected} expected")
     return [Segment(*SIDX_ENTRY.unpack_from(payload, 4 + SIDX_ENTRY.size * i)) for i in range(count)]
+
+
+def _read_chunk(mv: memoryview, pos: int) -> tuple[str, int, int, bytes, int]:
+    """(type, flags, segment, payload, offset of the next chunk) of the chunk at byte `pos`, its
+    framing and CRC checked against the bytes present."""
+    end = len(mv)
+    if pos == end:
+        raise BitstreamError(f"missing end chunk '{NEND}': file truncated at byte {pos}")
+    if end - pos < CHUNK_OVERHEAD:
+        raise BitstreamError(f"truncated chunk header at byte {pos} ({end - pos} bytes left)")
+    raw_type, flags, segment, length = CHUNK_STRUCT.unpack_from(mv, pos)
+    try:
+        type_ = raw_type.decode("ascii")
+    except UnicodeDecodeError:
+        type_ = ""
+    if not CHUNK_TYPE_RE.fullmatch(type_):
+        raise BitstreamError(f"invalid chunk type {raw_type!r} at byte {pos}")
+    if length > end - pos - CHUNK_OVERHEAD:
+        raise BitstreamError(
+            f"truncated chunk '{type_}' at byte {pos}: {length} payload bytes announced, "
+            f"{end - pos - CHUNK_OVERHEAD} present"
+        )
+    body_end = pos + CHUNK_STRUCT.size + length
+    (stored,) = CRC_STRUCT.unpack_from(mv, body_end)
+    if crc32(mv[pos:body_end]) != stored:
+        raise BitstreamError(f"CRC mismatch in chunk '{type_}' at byte {pos}")
+    return type_, flags, segment, bytes(mv[pos + CHUNK_STRUCT.size : body_end]), body_end + 4
 
 
 def read_container(data: bytes | bytearray | memoryview, *, known_types: Collection[str] | None = None) -> Container:
@@ -136,32 +121,12 @@ def read_container(data: bytes | bytearray | memoryview, *, known_types: Collect
     skipped: list[Chunk] = []
     count = 0
     while True:
-        if pos == end:
-            raise BitstreamError(f"missing end chunk '{NEND}': file truncated at byte {pos}")
-        if end - pos < CHUNK_OVERHEAD:
-            raise BitstreamError(f"truncated chunk header at byte {pos} ({end - pos} bytes left)")
-        raw_type, flags, segment, length = CHUNK_STRUCT.unpack_from(mv, pos)
-        try:
-            type_ = raw_type.decode("ascii")
-        except UnicodeDecodeError:
-            type_ = ""
-        if not CHUNK_TYPE_RE.fullmatch(type_):
-            raise BitstreamError(f"invalid chunk type {raw_type!r} at byte {pos}")
-        if length > end - pos - CHUNK_OVERHEAD:
-            raise BitstreamError(
-                f"truncated chunk '{type_}' at byte {pos}: {length} payload bytes announced, "
-                f"{end - pos - CHUNK_OVERHEAD} present"
-            )
-        body_end = pos + CHUNK_STRUCT.size + length
-        (stored,) = CRC_STRUCT.unpack_from(mv, body_end)
-        if crc32(mv[pos:body_end]) != stored:
-            raise BitstreamError(f"CRC mismatch in chunk '{type_}' at byte {pos}")
+        at = pos
+        type_, flags, segment, payload, pos = _read_chunk(mv, at)
         count += 1
         if count > MAX_CHUNKS:
             raise BitstreamError(f"more than {MAX_CHUNKS} chunks")
-        payload = bytes(mv[pos + CHUNK_STRUCT.size : body_end])
         required = bool(flags & FLAG_REQUIRED)
-        at, pos = pos, body_end + 4
         if count == 1:
             if type_ != SIDX:
                 raise BitstreamError(f"first chunk is '{type_}' at byte {at}, expected the segment index '{SIDX}'")
@@ -172,7 +137,7 @@ def read_container(data: bytes | bytearray | memoryview, *, known_types: Collect
         if type_ == SIDX:
             raise BitstreamError(f"duplicate segment index '{SIDX}' at byte {at}")
         if type_ == NEND:
-            if length:
+            if payload:
                 raise BitstreamError(f"end chunk '{NEND}' at byte {at} has a payload")
             if pos != end:
                 extra = end - pos

@@ -8,28 +8,22 @@ from pathlib import Path
 from ..errors import BitstreamError, EncodeError
 from ..fsutil import atomic_write_bytes
 from .format import (
-    CHROMA_CODES,
     CHUNK_STRUCT,
     CRC_STRUCT,
     FLAG_REQUIRED,
     GLOBAL_SEGMENT,
-    HEADER_SIZE,
-    HEADER_STRUCT,
-    MAGIC,
-    MATRIX_CODES,
     MAX_CHUNKS,
     MAX_FILE_SIZE,
     NEND,
-    RANGE_CODES,
     RESERVED_TYPES,
     SIDX,
     SIDX_ENTRY,
-    SITING_CODES,
     VERSION_MAJOR,
     VERSION_MINOR,
     Container,
     StreamHeader,
     crc32,
+    pack_header,
     validate_header,
     validate_segments,
 )
@@ -39,23 +33,7 @@ __all__ = ["encode_chunk", "encode_header", "write_container", "write_container_
 
 def encode_header(h: StreamHeader) -> bytes:
     """The 48-byte version 1.0 file header, CRC included."""
-    body = HEADER_STRUCT.pack(
-        MAGIC,
-        VERSION_MAJOR,
-        VERSION_MINOR,
-        h.flags,
-        HEADER_SIZE,
-        h.width,
-        h.height,
-        h.frames,
-        h.fps_num,
-        h.fps_den,
-        CHROMA_CODES[h.chroma],
-        SITING_CODES[h.chroma_siting],
-        h.bit_depth,
-        MATRIX_CODES[h.matrix],
-        RANGE_CODES[h.color_range],
-    )
+    body = pack_header(h)
     return body + CRC_STRUCT.pack(crc32(body))
 
 

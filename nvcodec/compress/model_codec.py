@@ -28,7 +28,7 @@ import torch
 from ..bitstream.format import SIDX, Chunk, Container, Segment, StreamHeader, chunk_table
 from ..errors import BitstreamError
 from ..model.config import NVTMConfig
-from ..model.nvtm import NVTM
+from ..model.nvtm import NVTM, weight_count
 from . import grid_codec, hevc, mosaic, weight_codec
 from .quantize import dequantize_grid, dequantize_weight, grid_ranges, quantize_grid, quantize_weight, weight_step
 
@@ -237,13 +237,9 @@ def check_model_size(config: NVTMConfig, width: int, height: int, frames: int) -
         if n * lay.width * lay.height > MAX_CANVAS_SAMPLES:
             raise BitstreamError(f"model config implies {n} {what} mosaics of {lay.width}x{lay.height}, "
                                  f"over the {MAX_CANVAS_SAMPLES}-sample limit")
-    b, f = config.base, config.flow
-    z = config.latent_dim
-    base = b.depth * (b.width * (b.width + z + 4) + b.modulator_width * (b.modulator_width + z + 1)) + 4 * b.width
-    gen = f.layers * (max(f.hidden, 4) + 1) * max(f.hidden, 4)
-    flow = gen * (f.hyper_hidden + 1) + f.hyper_layers * f.hyper_hidden * (f.hyper_hidden + 3)
-    if base + flow > MAX_WEIGHT_VALUES:
-        raise BitstreamError(f"model config implies about {base + flow} weights, over the {MAX_WEIGHT_VALUES} limit")
+    weights = weight_count(config)
+    if weights > MAX_WEIGHT_VALUES:
+        raise BitstreamError(f"model config implies about {weights} weights, over the {MAX_WEIGHT_VALUES} limit")
 
 
 def _instantiate(config: NVTMConfig, width: int, height: int, frames: int) -> NVTM:

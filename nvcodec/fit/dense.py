@@ -90,113 +90,133 @@ class PointSetSampler:
 
 # ------------------------------------------------------------------ the fused loss of a point set
 
+class _PointSetCall:
+    """One evaluation of `_PointSetMSE`: the weights by role with what every chunk and frame
+    reuses (omega folded in; the first layer split into its point part w_xy, b1 and, per frame,
+    the cosine and sine of its time part t c), the gradient buffers and the sum of squares."""
+
+    def __init__(self, spec: siren.SirenSpec, ws: list[Tensor], tn: Tensor, z: Tensor, need_z: bool):
+        syn_w, syn_b, self.out_w, self.out_b, mod_z, mod_b, self.mod_g = siren._split(spec, ws)
+        self.spec = spec
+        self.mod_z_all, self.mod_b_all = torch.cat(list(mod_z)), torch.cat(list(mod_b))
+        self.grads = siren.GradBuffers.zeros(spec, ws, self.mod_z_all, self.mod_b_all, z, need_z)
+        om1, om = spec.omega_first, spec.omega
+        self.w_xy, self.b1 = syn_w[0][:, :2] * om1, syn_b[0] * om1
+        c_t = syn_w[0][:, 2] * om1  # the first layer's time column, omega folded in
+        tc = tn.to(c_t.dtype).unsqueeze(1) * c_t  # [F, W]
+        self.cos_t, self.sin_t = torch.cos(tc), torch.sin(tc)
+        self.ws_om = [None] + [w * om for w in syn_w[1:]]
+        self.bs_om = [None] + [b * om for b in syn_b[1:]]
+        self.g_w1_t = torch.zeros_like(c_t)
+        self.tn = tn
+        self.sq = torch.zeros((), dtype=torch.float64, device=z.device)
+
+    def chunk(self, xyc: Tensor, zc: Tensor, target: Tensor, weight: Tensor | None, dz_rows: Tensor | None) -> None:
+        """Forward and backward of a chunk of points in every frame (target [F, rows, 3], weight
+        [F, rows] or None); the modulator and the first layer's point factors once for all frames."""
+        spec, wm = self.spec, self.spec.mod_width
+        zp = siren.modulator_forward(spec, self.mod_z_all, self.mod_b_all, self.mod_g, zc)  # [rows, D * M']
+        gs = [zp[:, i * wm:(i + 1) * wm] for i in range(spec.depth)]  # g_0 .. g_{D-1}
+        pre_a = torch.addmm(self.b1, xyc, self.w_xy.t())
+        sin_a, cos_a = torch.sin(pre_a), torch.cos(pre_a)
+        dgs = [torch.zeros_like(g) for g in gs]
+        d_a = torch.zeros_like(pre_a)
+        for f in range(self.tn.shape[0]):
+            sins, coss, hs = self._frame_forward(f, sin_a, cos_a, gs)
+            diff = torch.addmm(self.out_b, hs[-1], self.out_w.t()).sub_(target[f])
+            if weight is not None:
+                wf = weight[f].unsqueeze(1)
+                self.sq += torch.sum(diff * diff * wf, dtype=torch.float64)
+                diff.mul_(wf)
+            else:
+                self.sq += torch.sum(diff * diff, dtype=torch.float64)
+            # d sse / d out = 2 w diff
+            self._frame_backward(f, diff.mul_(2.0), sins, coss, hs, gs, dgs, d_a)
+        self._shared_backward(xyc, zc, zp, gs, dgs, d_a, dz_rows)
+
+    def _frame_forward(self, f: int, sin_a: Tensor, cos_a: Tensor,
+                       gs: list[Tensor]) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+        """(sines, cosines, outputs) of every layer in frame f: sin(A + t c) and cos(A + t c) of
+        the first layer from the shared sin A, cos A."""
+        wm = self.spec.mod_width
+        s1 = sin_a * self.cos_t[f]
+        s1.addcmul_(cos_a, self.sin_t[f])
+        co1 = cos_a * self.cos_t[f]
+        co1.addcmul_(sin_a, self.sin_t[f], value=-1.0)
+        sins, coss, hs = [s1], [co1], []
+        h = s1.clone()
+        h[:, :wm].mul_(gs[0])
+        hs.append(h)
+        for i in range(1, self.spec.depth):
+            pre = torch.addmm(self.bs_om[i], h, self.ws_om[i].t())
+            sins.append(torch.sin(pre))
+            coss.append(pre.cos_())
+            h = sins[-1].clone()
+            h[:, :wm].mul_(gs[i])
+            hs.append(h)
+        return sins, coss, hs
+
+    def _frame_backward(self, f: int, diff: Tensor, sins: list[Tensor], coss: list[Tensor], hs: list[Tensor],
+                        gs: list[Tensor], dgs: list[Tensor], d_a: Tensor) -> None:
+        """Backward of frame f from d sse / d out (`diff`) down to the first layer's point part
+        (accumulated in d_a) and the modulations (dgs)."""
+        g, wm, om = self.grads, self.spec.mod_width, self.spec.omega
+        g.out_w.addmm_(diff.t(), hs[-1])
+        g.out_b.add_(diff.sum(0))
+        dh = diff @ self.out_w
+        for i in reversed(range(self.spec.depth)):
+            dgs[i].addcmul_(dh[:, :wm], sins[i][:, :wm])
+            dh[:, :wm].mul_(gs[i])
+            dpre = dh.mul_(coss[i])  # d sse / d (pre-activation), omega not included
+            if i > 0:
+                g.syn_w[i].addmm_(dpre.t(), hs[i - 1], alpha=om)
+                g.syn_b[i].add_(dpre.sum(0), alpha=om)
+                dh = dpre @ self.ws_om[i]
+            else:
+                d_a.add_(dpre)
+                self.g_w1_t.add_(dpre.sum(0), alpha=float(self.tn[f]) * self.spec.omega_first)
+
+    def _shared_backward(self, xyc: Tensor, zc: Tensor, zp: Tensor, gs: list[Tensor], dgs: list[Tensor],
+                         d_a: Tensor, dz_rows: Tensor | None) -> None:
+        """Backward of what the frames of a chunk share: the first layer's point factors, the
+        modulator, the latent."""
+        g, om1 = self.grads, self.spec.omega_first
+        g.syn_w[0][:, :2].addmm_(d_a.t(), xyc, alpha=om1)
+        g.syn_b[0].add_(d_a.sum(0), alpha=om1)
+        dzp = torch.empty_like(zp)
+        da_next = None
+        for i in reversed(range(self.spec.depth)):
+            da_next = siren.modulator_layer_backward(i, dgs[i], da_next, gs, self.mod_g, g.mod_g, dzp,
+                                                     self.spec.mod_width)
+        g.add_modulator_input(dzp, zc, self.mod_z_all, dz_rows)
+
+    def finish(self) -> None:
+        """Move the gradients gathered in shared buffers to the weights they belong to."""
+        self.grads.syn_w[0][:, 2].add_(self.g_w1_t)
+        self.grads.scatter_modulator(self.spec)
+
+
 class _PointSetMSE(torch.autograd.Function):
     """Weighted sum of squared errors of the frames `tn` [F] at the points xy [P, 2] (network
     coordinates) with latents z [P, Z], against target [F, P, 3]; forward and backward chunk by
     chunk of points, all frames of a chunk in turn (the modulator and the first layer's point
-    factors computed once per chunk and shared), gradients stored for the backward, which only
-    scales them by the incoming gradient (the loss is a scalar function of z and the weights).
-
-    One long function on purpose: the forward and backward of a chunk share every intermediate
-    (sines, cosines, activations), which live only inside the chunk's loop."""
+    factors computed once per chunk and shared: `_PointSetCall`), gradients stored for the
+    backward, which only scales them by the incoming gradient (the loss is a scalar function of
+    z and the weights)."""
 
     @staticmethod
     def forward(ctx, xy: Tensor, z: Tensor, tn: Tensor, target: Tensor, weight: Tensor | None,  # type: ignore[override]
                 spec: siren.SirenSpec, chunk: int, *ws: Tensor) -> Tensor:
-        syn_w, syn_b, out_w, out_b, mod_z, mod_b, mod_g = siren._split(spec, list(ws))
-        d, wm, om1, om = spec.depth, spec.mod_width, spec.omega_first, spec.omega
-        n, frames = xy.shape[0], tn.shape[0]
-        gws = [torch.zeros_like(w) for w in ws]
-        g_syn_w, g_syn_b, g_out_w, g_out_b, g_mod_z, g_mod_b, g_mod_g = siren._split(spec, gws)
-        dz = torch.empty(n, z.shape[1], dtype=z.dtype, device=z.device) if ctx.needs_input_grad[1] else None
-        mod_z_all, mod_b_all = torch.cat(list(mod_z)), torch.cat(list(mod_b))
-        g_mod_z_all, g_mod_b_all = torch.zeros_like(mod_z_all), torch.zeros_like(mod_b_all)
-        w_xy, b1 = syn_w[0][:, :2] * om1, syn_b[0] * om1
-        c_t = syn_w[0][:, 2] * om1  # the first layer's time column, omega folded in
-        tc = tn.to(c_t.dtype).unsqueeze(1) * c_t  # [F, W]
-        cos_t, sin_t = torch.cos(tc), torch.sin(tc)
-        ws_om = [None] + [w * om for w in syn_w[1:]]
-        bs_om = [None] + [b * om for b in syn_b[1:]]
-        g_w1_t = torch.zeros_like(c_t)
-        sq = torch.zeros((), dtype=torch.float64, device=xy.device)
+        call = _PointSetCall(spec, list(ws), tn, z, ctx.needs_input_grad[1])
+        dz = call.grads.dz
+        n = xy.shape[0]
         for c0 in range(0, n, chunk):
             c1 = min(n, c0 + chunk)
-            xyc, zc = xy[c0:c1], z[c0:c1]
-            zp = torch.addmm(mod_b_all, zc, mod_z_all.t())  # [rows, D * M'] -> g_0 .. g_{D-1}
-            gs = []
-            for i in range(d):
-                a = zp[:, i * wm:(i + 1) * wm]
-                if i > 0:
-                    a.addmm_(gs[-1], mod_g[i].t())
-                gs.append(a.relu_())
-            pre_a = torch.addmm(b1, xyc, w_xy.t())
-            sin_a, cos_a = torch.sin(pre_a), torch.cos(pre_a)
-            dgs = [torch.zeros_like(g) for g in gs]
-            d_a = torch.zeros_like(pre_a)
-            for f in range(frames):
-                # forward of frame f: sin(A + t c) and cos(A + t c) from the shared sin A, cos A
-                s1 = sin_a * cos_t[f]
-                s1.addcmul_(cos_a, sin_t[f])
-                co1 = cos_a * cos_t[f]
-                co1.addcmul_(sin_a, sin_t[f], value=-1.0)
-                sins, coss, hs = [s1], [co1], []
-                h = s1.clone()
-                h[:, :wm].mul_(gs[0])
-                hs.append(h)
-                for i in range(1, d):
-                    pre = torch.addmm(bs_om[i], h, ws_om[i].t())
-                    sins.append(torch.sin(pre))
-                    coss.append(pre.cos_())
-                    h = sins[-1].clone()
-                    h[:, :wm].mul_(gs[i])
-                    hs.append(h)
-                diff = torch.addmm(out_b, h, out_w.t()).sub_(target[f, c0:c1])
-                if weight is not None:
-                    wf = weight[f, c0:c1].unsqueeze(1)
-                    sq += torch.sum(diff * diff * wf, dtype=torch.float64)
-                    diff.mul_(wf)
-                else:
-                    sq += torch.sum(diff * diff, dtype=torch.float64)
-                # backward of frame f (d sse / d out = 2 w diff)
-                diff.mul_(2.0)
-                g_out_w.addmm_(diff.t(), hs[-1])
-                g_out_b.add_(diff.sum(0))
-                dh = diff @ out_w
-                for i in reversed(range(d)):
-                    dgs[i].addcmul_(dh[:, :wm], sins[i][:, :wm])
-                    dh[:, :wm].mul_(gs[i])
-                    dpre = dh.mul_(coss[i])  # d sse / d (pre-activation), omega not included
-                    if i > 0:
-                        g_syn_w[i].addmm_(dpre.t(), hs[i - 1], alpha=om)
-                        g_syn_b[i].add_(dpre.sum(0), alpha=om)
-                        dh = dpre @ ws_om[i]
-                    else:
-                        d_a.add_(dpre)
-                        g_w1_t.add_(dpre.sum(0), alpha=float(tn[f]) * om1)
-            # the shared parts: first layer's point factors, modulator, latent
-            g_syn_w[0][:, :2].addmm_(d_a.t(), xyc, alpha=om1)
-            g_syn_b[0].add_(d_a.sum(0), alpha=om1)
-            dzp = torch.empty_like(zp)
-            da_next = None
-            for i in reversed(range(d)):
-                dg = dgs[i]
-                if da_next is not None:
-                    dg.addmm_(da_next, mod_g[i + 1])
-                da = torch.ops.aten.threshold_backward.grad_input(dg, gs[i], 0.0,
-                                                                 grad_input=dzp[:, i * wm:(i + 1) * wm])
-                if i > 0:
-                    g_mod_g[i].addmm_(da.t(), gs[i - 1])
-                da_next = da
-            g_mod_z_all.addmm_(dzp.t(), zc)
-            g_mod_b_all.add_(dzp.sum(0))
-            if dz is not None:
-                torch.mm(dzp, mod_z_all, out=dz[c0:c1])
-        g_syn_w[0][:, 2].add_(g_w1_t)
-        for i in range(d):
-            g_mod_z[i].copy_(g_mod_z_all[i * wm:(i + 1) * wm])
-            g_mod_b[i].copy_(g_mod_b_all[i * wm:(i + 1) * wm])
-        ctx.grads = (dz, gws)
-        return sq.to(xy.dtype)
+            call.chunk(xy[c0:c1], z[c0:c1], target[:, c0:c1], None if weight is None else weight[:, c0:c1],
+                       None if dz is None else dz[c0:c1])
+        call.finish()
+        ctx.grads = (dz, call.grads.ws)
+        return call.sq.to(xy.dtype)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]

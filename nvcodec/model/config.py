@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any, Callable, ClassVar, Mapping, TypeVar
 
 from ..errors import BitstreamError
 
@@ -79,8 +79,55 @@ def _check_keys(d: Any, cls: type, where: str, optional: frozenset[str] = frozen
     return d
 
 
+#: a field's check: (the section's dict, the field's name, where, the fields checked before it) -> value
+_Check = Callable[[Mapping[str, Any], str, str, Mapping[str, Any]], Any]
+
+
+def _checked_field(default: Any, check: _Check) -> Any:
+    return field(default=default, metadata={"check": check})
+
+
+def _int_field(default: int, lo: int, hi: int | str) -> Any:
+    """An integer field in [lo, hi]; a string hi names an earlier field of the section (its value)."""
+    return _checked_field(default, lambda d, k, where, got: _get_int(
+        d, k, where, lo, got[hi] if isinstance(hi, str) else hi))
+
+
+def _float_field(default: float | None, lo: float, hi: float, *, lo_open: bool = False,
+                 optional: bool = False) -> Any:
+    """A finite number in [lo, hi] ((lo, hi] with lo_open); also None when optional."""
+    return _checked_field(default, lambda d, k, where, got: (
+        None if optional and d[k] is None else _get_float(d, k, where, lo, hi, lo_open)))
+
+
+_S = TypeVar("_S", bound="_Section")
+
+
+class _Section:
+    """A part of the model config: a frozen dataclass whose fields carry their own checks
+    (`_int_field`, `_float_field`), with a strict JSON round trip (`where` names it in errors)."""
+
+    WHERE: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    def validate(self: _S, where: str | None = None) -> _S:
+        type(self).from_dict(self.to_dict(), where)
+        return self
+
+    @classmethod
+    def from_dict(cls: type[_S], d: Any, where: str | None = None) -> _S:
+        where = where or cls.WHERE
+        d = _check_keys(d, cls, where)
+        got: dict[str, Any] = {}
+        for f in fields(cls):  # type: ignore[arg-type]
+            got[f.name] = f.metadata["check"](d, f.name, where, got)
+        return cls(**got)
+
+
 @dataclass(frozen=True)
-class GridConfig:
+class GridConfig(_Section):
     """A multi-resolution 2-D feature grid pyramid.
 
     Level l has resolution min(floor(base_resolution * scale**l), frame size) per
@@ -89,32 +136,13 @@ class GridConfig:
     scale = (max(W, H) / base) ** (1 / (levels - 1)).
     """
 
-    base_resolution: int = 16
-    levels: int = 7
-    scale: float | None = 1.8
-    features: int = 4
-    init_range: float = 1e-4  # U(-r, r) initialisation (Instant-NGP)
+    WHERE: ClassVar[str] = "grid"
 
-    def validate(self, where: str = "grid") -> "GridConfig":
-        GridConfig.from_dict(asdict(self), where)
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Any, where: str = "grid") -> "GridConfig":
-        d = _check_keys(d, cls, where)
-        scale = d["scale"]
-        if scale is not None:
-            scale = _get_float(d, "scale", where, 1.0, 64.0)
-        return cls(
-            base_resolution=_get_int(d, "base_resolution", where, 2, _MAX_RES),
-            levels=_get_int(d, "levels", where, 1, _MAX_LEVELS),
-            scale=scale,
-            features=_get_int(d, "features", where, 1, _MAX_FEATURES),
-            init_range=_get_float(d, "init_range", where, 0.0, 10.0),
-        )
+    base_resolution: int = _int_field(16, 2, _MAX_RES)
+    levels: int = _int_field(7, 1, _MAX_LEVELS)
+    scale: float | None = _float_field(1.8, 1.0, 64.0, optional=True)
+    features: int = _int_field(4, 1, _MAX_FEATURES)
+    init_range: float = _float_field(1e-4, 0.0, 10.0)  # U(-r, r) initialisation (Instant-NGP)
 
     def resolutions(self, width: int, height: int) -> list[tuple[int, int]]:
         """(res_x, res_y) per level for a frame of `width` x `height` pixels.
@@ -139,7 +167,7 @@ class GridConfig:
 
 
 @dataclass(frozen=True)
-class FlowConfig:
+class FlowConfig(_Section):
     """Hyper-SIREN alignment flow F_H(t)(x, y) (Eq. 2-4).
 
     The flow SIREN has `layers` linear layers (2 -> hidden -> ... -> 2|P|) whose
@@ -148,31 +176,18 @@ class FlowConfig:
     (t / (T-1), (t - t_k) / n).
     """
 
-    layers: int = 5
-    hidden: int = 8
-    omega: float = 30.0
-    hyper_layers: int = 1
-    hyper_hidden: int = 64
-    hyper_omega: float = 30.0
+    WHERE: ClassVar[str] = "flow"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Any, where: str = "flow") -> "FlowConfig":
-        d = _check_keys(d, cls, where)
-        return cls(
-            layers=_get_int(d, "layers", where, 2, _MAX_DEPTH),
-            hidden=_get_int(d, "hidden", where, 1, 256),
-            omega=_get_float(d, "omega", where, 0.0, 1e4, lo_open=True),
-            hyper_layers=_get_int(d, "hyper_layers", where, 1, 8),
-            hyper_hidden=_get_int(d, "hyper_hidden", where, 1, 1024),
-            hyper_omega=_get_float(d, "hyper_omega", where, 0.0, 1e4, lo_open=True),
-        )
+    layers: int = _int_field(5, 2, _MAX_DEPTH)
+    hidden: int = _int_field(8, 1, 256)
+    omega: float = _float_field(30.0, 0.0, 1e4, lo_open=True)
+    hyper_layers: int = _int_field(1, 1, 8)
+    hyper_hidden: int = _int_field(64, 1, 1024)
+    hyper_omega: float = _float_field(30.0, 0.0, 1e4, lo_open=True)
 
 
 @dataclass(frozen=True)
-class BaseNetConfig:
+class BaseNetConfig(_Section):
     """Modulated SIREN (Mehta et al. 2021): `depth` modulated sine layers of `width`.
 
     Synthesis h_i = g_i * sin(omega (W_i h_{i-1} + b_i)) (omega_first for i = 1),
@@ -181,26 +196,13 @@ class BaseNetConfig:
     modulator; the rest behave as a plain SIREN).
     """
 
-    depth: int = 3
-    width: int = 185
-    modulator_width: int = 185
-    omega_first: float = 30.0
-    omega: float = 30.0
+    WHERE: ClassVar[str] = "base"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Any, where: str = "base") -> "BaseNetConfig":
-        d = _check_keys(d, cls, where)
-        width = _get_int(d, "width", where, 1, _MAX_WIDTH)
-        return cls(
-            depth=_get_int(d, "depth", where, 1, _MAX_DEPTH),
-            width=width,
-            modulator_width=_get_int(d, "modulator_width", where, 1, width),
-            omega_first=_get_float(d, "omega_first", where, 0.0, 1e4, lo_open=True),
-            omega=_get_float(d, "omega", where, 0.0, 1e4, lo_open=True),
-        )
+    depth: int = _int_field(3, 1, _MAX_DEPTH)
+    width: int = _int_field(185, 1, _MAX_WIDTH)
+    modulator_width: int = _int_field(185, 1, "width")
+    omega_first: float = _float_field(30.0, 0.0, 1e4, lo_open=True)
+    omega: float = _float_field(30.0, 0.0, 1e4, lo_open=True)
 
 
 @dataclass(frozen=True)
@@ -248,20 +250,15 @@ class NVTMConfig:
 
     @classmethod
     def paper(cls) -> "NVTMConfig":
-        """The paper's defaults (Sec. 4.1): GOP 10, P={0,1}, 7x4 latent levels x1.8,
-        16x2 static levels, modulated SIREN 3x185, adaptive normalisation r_th=0.5."""
-        return cls()
+        """The paper's defaults: a one-line delegate to `model.presets.paper` (defined there)."""
+        from .presets import paper
+        return paper()
 
     @classmethod
     def tiny(cls) -> "NVTMConfig":
-        """A very small model for tests and smoke runs."""
-        return cls(
-            gop_size=2,
-            latent=GridConfig(base_resolution=4, levels=2, scale=2.0, features=2),
-            static=GridConfig(base_resolution=4, levels=2, scale=None, features=2),
-            flow=FlowConfig(layers=3, hidden=4, hyper_hidden=8),
-            base=BaseNetConfig(depth=2, width=16, modulator_width=16),
-        )
+        """A very small model for tests: a one-line delegate to `model.presets.tiny` (defined there)."""
+        from .presets import tiny
+        return tiny()
 
     def num_gops(self, frames: int) -> int:
         """GOPs of a clip: ceil(frames / n), the last one possibly short."""

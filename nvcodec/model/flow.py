@@ -22,23 +22,46 @@ from torch import Tensor, nn
 from .config import FlowConfig
 
 
+def generated_dims(cfg: FlowConfig, out_dim: int) -> list[int]:
+    """Layer widths of the generated SIREN: 2 -> hidden -> ... -> out_dim (`cfg.layers` linear layers)."""
+    return [2] + [cfg.hidden] * (cfg.layers - 1) + [out_dim]
+
+
+def generated_count(cfg: FlowConfig, out_dim: int) -> int:
+    """Weights and biases of the generated SIREN: what the hyper-network's head outputs per frame."""
+    dims = generated_dims(cfg, out_dim)
+    return sum(i * o + o for i, o in zip(dims[:-1], dims[1:]))
+
+
+def parameter_shapes(cfg: FlowConfig, out_dim: int) -> list[tuple[int, ...]]:
+    """The shape of every parameter of `HyperFlow(cfg, out_dim)` in order: weight and bias of each
+    hyper layer (2 -> hyper_hidden -> ...), then of the head (-> `generated_count`)."""
+    shapes: list[tuple[int, ...]] = []
+    d_in = 2
+    for _ in range(cfg.hyper_layers):
+        shapes += [(cfg.hyper_hidden, d_in), (cfg.hyper_hidden,)]
+        d_in = cfg.hyper_hidden
+    n_gen = generated_count(cfg, out_dim)
+    return shapes + [(n_gen, d_in), (n_gen,)]
+
+
+def weight_count(cfg: FlowConfig, out_dim: int) -> int:
+    """Parameters of `HyperFlow(cfg, out_dim)`, from the config alone (no allocation)."""
+    return sum(math.prod(s) for s in parameter_shapes(cfg, out_dim))
+
+
 class HyperFlow(nn.Module):
     """Per-frame generated SIREN weights; parameters live in `hyper` and `head`."""
 
     def __init__(self, cfg: FlowConfig, out_dim: int, generator: torch.Generator | None = None):
         super().__init__()
         self.cfg = cfg
-        dims = [2] + [cfg.hidden] * (cfg.layers - 1) + [out_dim]
-        self.dims = dims
-        self.hyper = nn.ParameterList()
-        d_in = 2
-        for _ in range(cfg.hyper_layers):
-            self.hyper.append(nn.Parameter(torch.empty(cfg.hyper_hidden, d_in)))
-            self.hyper.append(nn.Parameter(torch.empty(cfg.hyper_hidden)))
-            d_in = cfg.hyper_hidden
-        self.n_generated = sum(i * o + o for i, o in zip(dims[:-1], dims[1:]))
-        self.head_weight = nn.Parameter(torch.empty(self.n_generated, d_in))
-        self.head_bias = nn.Parameter(torch.empty(self.n_generated))
+        self.dims = generated_dims(cfg, out_dim)
+        self.n_generated = generated_count(cfg, out_dim)
+        *hyper, head_weight, head_bias = parameter_shapes(cfg, out_dim)
+        self.hyper = nn.ParameterList([nn.Parameter(torch.empty(s)) for s in hyper])
+        self.head_weight = nn.Parameter(torch.empty(head_weight))
+        self.head_bias = nn.Parameter(torch.empty(head_bias))
         self.reset_parameters(generator)
 
     @torch.no_grad()

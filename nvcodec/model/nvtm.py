@@ -33,6 +33,7 @@ from ..errors import BitstreamError
 from . import siren
 from .config import NVTMConfig
 from .flow import HyperFlow
+from .flow import weight_count as flow_weight_count
 from .grids import grid_lookup, lattice_lookup, new_grid
 from .normalize import compute_bounds, normalize, normalize_axis
 
@@ -69,7 +70,7 @@ class NVTM(nn.Module):
         self.static = nn.ParameterList([
             nn.Parameter(new_grid(1, config.static.features, r, config.static.init_range, gen))
             for r in self.static_res])
-        self.flow = HyperFlow(config.flow, 2 * len(config.neighbors), gen) if config.alignment == "flow" else None
+        self.flow = HyperFlow(config.flow, _flow_channels(config), gen) if config.alignment == "flow" else None
         self.base = siren.ModulatedSiren(config.base, config.latent_dim,
                                          config.latent_mode == "modulation", gen)
         bounds = torch.tensor([[0.0, 0.0, 1.0, 1.0]]).repeat(self.num_latent, 1)
@@ -313,6 +314,20 @@ class NVTM(nn.Module):
                 f"latent grids={self.num_latent}, params={n}")
 
 
+def _flow_channels(config: NVTMConfig) -> int:
+    """Outputs of the alignment flow: an (x, y) offset towards each neighbour keyframe."""
+    return 2 * len(config.neighbors)
+
+
+def weight_count(config: NVTMConfig) -> int:
+    """The network weights of every NVTM of `config` (`num_parameters()["weights"]`, whatever the
+    video geometry), counted from the config alone: no allocation, so safe on untrusted configs."""
+    n = siren.weight_count(config.base, config.latent_dim, config.latent_mode == "modulation")
+    if config.alignment == "flow":
+        n += flow_weight_count(config.flow, _flow_channels(config))
+    return n
+
+
 class _ScaleGrad(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, scale: float) -> Tensor:  # type: ignore[override]
@@ -336,4 +351,4 @@ def pixel_centres(width: int, height: int, device: torch.device | str | None = N
     return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1).reshape(-1, 2)
 
 
-__all__ = ["NVTM", "pixel_centres"]
+__all__ = ["NVTM", "pixel_centres", "weight_count"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -52,6 +53,31 @@ def synthesis_macs(cfg: BaseNetConfig) -> int:
     return IN_DIM * cfg.width + (cfg.depth - 1) * cfg.width * cfg.width + OUT_DIM * cfg.width
 
 
+def parameter_shapes(cfg: BaseNetConfig, latent_dim: int, modulated: bool) -> dict[str, list[tuple[int, ...]]]:
+    """The shape of every parameter of `ModulatedSiren(cfg, latent_dim, modulated)` by group, in
+    the network's order (the rule the module and `weight_count` share)."""
+    w, wm, d = cfg.width, cfg.modulator_width, cfg.depth
+    first_in = IN_DIM if modulated else IN_DIM + latent_dim
+    shapes: dict[str, list[tuple[int, ...]]] = {
+        "syn_w": [(w, first_in if i == 0 else w) for i in range(d)],
+        "syn_b": [(w,)] * d,
+        "out_w": [(OUT_DIM, w)],
+        "out_b": [(OUT_DIM,)],
+    }
+    if modulated:
+        shapes.update(mod_z=[(wm, latent_dim)] * d, mod_b=[(wm,)] * d, mod_g=[(wm, wm)] * (d - 1))
+    return shapes
+
+
+def weight_count(cfg: BaseNetConfig, latent_dim: int, modulated: bool) -> int:
+    """Parameters of `ModulatedSiren(cfg, latent_dim, modulated)`, from the config alone (no allocation)."""
+    return sum(math.prod(s) for group in parameter_shapes(cfg, latent_dim, modulated).values() for s in group)
+
+
+def _parameters(shapes: list[tuple[int, ...]]) -> nn.ParameterList:
+    return nn.ParameterList([nn.Parameter(torch.empty(s)) for s in shapes])
+
+
 class ModulatedSiren(nn.Module):
     """Parameters of M; the evaluators below take them as an explicit list so that
     quantisation-aware fitting can substitute fake-quantised copies."""
@@ -61,16 +87,15 @@ class ModulatedSiren(nn.Module):
         super().__init__()
         self.spec = SirenSpec(cfg.depth, cfg.width, cfg.modulator_width, cfg.omega_first,
                               cfg.omega, modulated, latent_dim)
-        w, wm, d = cfg.width, cfg.modulator_width, cfg.depth
-        first_in = IN_DIM if modulated else IN_DIM + latent_dim
-        self.syn_w = nn.ParameterList([nn.Parameter(torch.empty(w, first_in if i == 0 else w)) for i in range(d)])
-        self.syn_b = nn.ParameterList([nn.Parameter(torch.empty(w)) for _ in range(d)])
-        self.out_w = nn.Parameter(torch.empty(OUT_DIM, w))
-        self.out_b = nn.Parameter(torch.empty(OUT_DIM))
+        shapes = parameter_shapes(cfg, latent_dim, modulated)
+        self.syn_w = _parameters(shapes["syn_w"])
+        self.syn_b = _parameters(shapes["syn_b"])
+        self.out_w = nn.Parameter(torch.empty(shapes["out_w"][0]))
+        self.out_b = nn.Parameter(torch.empty(shapes["out_b"][0]))
         if modulated:
-            self.mod_z = nn.ParameterList([nn.Parameter(torch.empty(wm, latent_dim)) for _ in range(d)])
-            self.mod_b = nn.ParameterList([nn.Parameter(torch.empty(wm)) for _ in range(d)])
-            self.mod_g = nn.ParameterList([nn.Parameter(torch.empty(wm, wm)) for _ in range(d - 1)])
+            self.mod_z = _parameters(shapes["mod_z"])
+            self.mod_b = _parameters(shapes["mod_b"])
+            self.mod_g = _parameters(shapes["mod_g"])
         self.reset_parameters(generator)
 
     @torch.no_grad()
@@ -137,7 +162,7 @@ def reference(spec: SirenSpec, ws: list[Tensor], u: Tensor, z: Tensor) -> Tensor
     return h @ out_w.t() + out_b
 
 
-def _modulator_chunk(spec: SirenSpec, mod_z_all: Tensor, mod_b_all: Tensor, mod_g: list, zc: Tensor) -> Tensor:
+def modulator_forward(spec: SirenSpec, mod_z_all: Tensor, mod_b_all: Tensor, mod_g: list, zc: Tensor) -> Tensor:
     """The modulator outputs g_0 .. g_{D-1} of one chunk, side by side [rows, D * M'] (in place)."""
     wm = spec.mod_width
     zp = torch.addmm(mod_b_all, zc, mod_z_all.t())
@@ -162,7 +187,7 @@ def infer(spec: SirenSpec, ws: list[Tensor], u: Tensor, z: Tensor, chunk: int = 
         uc = u[c0:c0 + chunk]
         h = uc
         if spec.modulated:
-            gs = _modulator_chunk(spec, mod_z_all, mod_b_all, mod_g, z[c0:c0 + chunk])
+            gs = modulator_forward(spec, mod_z_all, mod_b_all, mod_g, z[c0:c0 + chunk])
         for i in range(spec.depth):
             om = spec.omega_first if i == 0 else spec.omega
             if spec.modulated or i > 0:
@@ -266,8 +291,170 @@ def synthesize(spec: SirenSpec, ws: list[Tensor], terms: PointTerms, t: Tensor, 
     return out
 
 
+def modulator_layer_backward(i: int, dg: Tensor, da_next: Tensor | None, gs: list[Tensor], mod_g: list,
+                             g_mod_g: list, dzp: Tensor, wm: int) -> Tensor:
+    """Backward through modulator layer i, g_i = ReLU(a_i): d loss / d a_i, written into its columns
+    of dzp and returned, from d loss / d g_i (`dg`, updated in place) and the layer above's
+    d loss / d a_{i+1} (`da_next`, None for the last layer); accumulates the gradient of B_i."""
+    if da_next is not None:
+        dg.addmm_(da_next, mod_g[i + 1])
+    da = torch.ops.aten.threshold_backward.grad_input(dg, gs[i], 0.0, grad_input=dzp[:, i * wm:(i + 1) * wm])
+    if i > 0:
+        g_mod_g[i].addmm_(da.t(), gs[i - 1])
+    return da
+
+
+@dataclass
+class _FusedWeights:
+    """The weights of one fused call by role, with what every chunk reuses: omega folded into the
+    (small) synthesis weights of layers 2..D instead of scaling activations (`syn_w_om`, only when
+    gradients are needed), and the z-parts of all modulator layers as one wide matrix (one matmul
+    per chunk, and one for each of their gradients: fewer, better-shaped GEMMs)."""
+
+    syn_w: list[Tensor]
+    syn_b: list[Tensor]
+    out_w: Tensor
+    out_b: Tensor
+    mod_g: list | None
+    syn_w_om: list
+    mod_z_all: Tensor | None
+    mod_b_all: Tensor | None
+
+    @classmethod
+    def of(cls, spec: SirenSpec, ws: list[Tensor], need: bool) -> "_FusedWeights":
+        syn_w, syn_b, out_w, out_b, mod_z, mod_b, mod_g = _split(spec, ws)
+        syn_w_om = [None] + [w * spec.omega for w in syn_w[1:]] if need else []
+        mod_z_all = torch.cat(list(mod_z)) if spec.modulated else None
+        mod_b_all = torch.cat(list(mod_b)) if spec.modulated else None
+        return cls(syn_w, syn_b, out_w, out_b, mod_g, syn_w_om, mod_z_all, mod_b_all)
+
+
+@dataclass
+class GradBuffers:
+    """The gradient buffers a fused evaluation accumulates into, chunk by chunk: `ws` in the order
+    of `weight_list` (the other weight fields are views of it, by role), the gradients of the
+    side-by-side modulator z-parts (`modulated` only) and dz (None: z needs no gradient)."""
+
+    ws: list[Tensor]
+    syn_w: list[Tensor]
+    syn_b: list[Tensor]
+    out_w: Tensor
+    out_b: Tensor
+    mod_z: list | None
+    mod_b: list | None
+    mod_g: list | None
+    mod_z_all: Tensor | None
+    mod_b_all: Tensor | None
+    dz: Tensor | None
+
+    @classmethod
+    def zeros(cls, spec: SirenSpec, ws: Sequence[Tensor], mod_z_all: Tensor | None, mod_b_all: Tensor | None,
+              z: Tensor, need_z: bool) -> "GradBuffers":
+        gws = [torch.zeros_like(w) for w in ws]
+        g_mod_z_all = torch.zeros_like(mod_z_all) if spec.modulated else None
+        g_mod_b_all = torch.zeros_like(mod_b_all) if spec.modulated else None
+        return cls(gws, *_split(spec, gws), g_mod_z_all, g_mod_b_all, torch.empty_like(z) if need_z else None)
+
+    def add_modulator_input(self, dzp: Tensor, zc: Tensor, mod_z_all: Tensor, dz_rows: Tensor | None) -> None:
+        """From d loss / d (the side-by-side modulator pre-activations) of a chunk (`dzp`): the
+        gradients of the z-parts and, into `dz_rows` (the chunk's rows of dz), that of z."""
+        self.mod_z_all.addmm_(dzp.t(), zc)
+        self.mod_b_all.add_(dzp.sum(0))
+        if dz_rows is not None:
+            torch.mm(dzp, mod_z_all, out=dz_rows)
+
+    def scatter_modulator(self, spec: SirenSpec) -> None:
+        """Copy the gradients of the side-by-side modulator z-parts back to the per-layer tensors."""
+        wm = spec.mod_width
+        for i in range(spec.depth):
+            self.mod_z[i].copy_(self.mod_z_all[i * wm:(i + 1) * wm])
+            self.mod_b[i].copy_(self.mod_b_all[i * wm:(i + 1) * wm])
+
+
+@dataclass
+class _ChunkActivations:
+    """What the backward of a chunk needs from its forward: the layer inputs h_0 .. h_D, the sines
+    and cosines of every pre-activation, the modulations g_i and their side-by-side block zp."""
+
+    hs: list[Tensor]
+    sins: list[Tensor]
+    coss: list[Tensor]
+    gs: list[Tensor]
+    zp: Tensor | None
+
+
+def _chunk_forward(spec: SirenSpec, p: _FusedWeights, uc: Tensor, zc: Tensor,
+                   keep: bool) -> tuple[Tensor, _ChunkActivations]:
+    """The network's output at one chunk of rows, keeping what its backward needs when `keep`
+    (else in place where it can)."""
+    wm = spec.mod_width
+    act = _ChunkActivations([uc], [], [], [], None)
+    h, g = uc, None
+    if spec.modulated:
+        act.zp = torch.addmm(p.mod_b_all, zc, p.mod_z_all.t())  # [n, depth * wm]
+    for i in range(spec.depth):
+        om = spec.omega_first if i == 0 else spec.omega
+        if spec.modulated or i > 0:
+            pre = torch.addmm(p.syn_b[i], h, p.syn_w[i].t(), beta=om, alpha=om)
+        else:
+            pre = torch.addmm(p.syn_b[i], uc, p.syn_w[i][:, :IN_DIM].t(), beta=om, alpha=om)
+            pre.addmm_(zc, p.syn_w[i][:, IN_DIM:].t(), alpha=om)
+        s = torch.sin(pre)
+        if keep:
+            act.sins.append(s)
+            act.coss.append(pre.cos_())
+        if spec.modulated:
+            a = act.zp[:, i * wm:(i + 1) * wm]
+            if i > 0:
+                a.addmm_(g, p.mod_g[i].t())
+            g = a.relu_()
+            act.gs.append(g)
+            if wm == spec.width:
+                h = s * g if keep else s.mul_(g)
+            else:
+                h = s.clone() if keep else s
+                h[:, :wm].mul_(g)
+        else:
+            h = s
+        act.hs.append(h)
+    return torch.addmm(p.out_b, h, p.out_w.t()), act
+
+
+def _chunk_backward(spec: SirenSpec, p: _FusedWeights, act: _ChunkActivations, diff: Tensor, uc: Tensor,
+                    zc: Tensor, g: GradBuffers, dz_rows: Tensor | None) -> None:
+    """Accumulate the weight gradients of one chunk from d loss / d out (`diff`), and write its
+    rows of dz (`dz_rows`, a view of dz; None: z needs no gradient)."""
+    d, wm = spec.depth, spec.mod_width
+    g.out_w.addmm_(diff.t(), act.hs[d])
+    g.out_b.add_(diff.sum(0))
+    dh = diff @ p.out_w
+    da_next = None
+    dzp = torch.empty_like(act.zp) if spec.modulated else None
+    for i in reversed(range(d)):
+        om = spec.omega_first if i == 0 else spec.omega
+        if spec.modulated:
+            dg = dh[:, :wm] * act.sins[i][:, :wm]
+            da_next = modulator_layer_backward(i, dg, da_next, act.gs, p.mod_g, g.mod_g, dzp, wm)
+            dh[:, :wm].mul_(act.gs[i])
+        dpre = dh.mul_(act.coss[i])  # d loss / d (W h + b), without the omega
+        if i == 0 and not spec.modulated:
+            g.syn_w[0][:, :IN_DIM].addmm_(dpre.t(), uc, alpha=om)
+            g.syn_w[0][:, IN_DIM:].addmm_(dpre.t(), zc, alpha=om)
+            if dz_rows is not None:
+                torch.mm(dpre, p.syn_w[0][:, IN_DIM:], out=dz_rows)
+                dz_rows.mul_(om)
+        else:
+            g.syn_w[i].addmm_(dpre.t(), act.hs[i], alpha=om)
+        g.syn_b[i].add_(dpre.sum(0), alpha=om)
+        if i > 0:
+            dh = torch.mm(dpre, p.syn_w_om[i])
+    if spec.modulated:
+        g.add_modulator_input(dzp, zc, p.mod_z_all, dz_rows)
+
+
 class _FusedMSE(torch.autograd.Function):
-    """loss = mean((M(u, z) - target)^2); gradients computed chunk by chunk in forward.
+    """loss = mean((M(u, z) - target)^2); gradients computed chunk by chunk in forward
+    (`_chunk_forward`, then `_chunk_backward` while the chunk's activations are in cache).
 
     The backward only scales the stored gradients by the incoming scalar. Valid
     because the loss is a scalar function of (z, weights) alone.
@@ -277,110 +464,23 @@ class _FusedMSE(torch.autograd.Function):
     def forward(ctx, u: Tensor, z: Tensor, target: Tensor, spec: SirenSpec, chunk: int,  # type: ignore[override]
                 *ws: Tensor) -> Tensor:
         need_z = ctx.needs_input_grad[1]
-        need_w = any(ctx.needs_input_grad[5:])
-        need = need_z or need_w
-        syn_w, syn_b, out_w, out_b, mod_z, mod_b, mod_g = _split(spec, list(ws))
-        d, wm, W = spec.depth, spec.mod_width, spec.width
+        need = need_z or any(ctx.needs_input_grad[5:])
         n_total = u.shape[0]
         scale = 2.0 / (n_total * OUT_DIM)
         sq = torch.zeros((), dtype=torch.float64, device=u.device)
-        gws = [torch.zeros_like(w) for w in ws] if need else []
-        if need:
-            g_syn_w, g_syn_b, g_out_w, g_out_b, g_mod_z, g_mod_b, g_mod_g = _split(spec, gws)
-        dz = torch.empty_like(z) if need_z else None
-        # omega folded into the (small) weights once, instead of scaling activations
-        syn_w_om = [None] + [w * spec.omega for w in syn_w[1:]] if need else []
-        if spec.modulated:
-            # the z-parts of all modulator layers as one wide matmul (and one for each
-            # of their gradients): fewer, better-shaped GEMMs
-            mod_z_all = torch.cat(list(mod_z))
-            mod_b_all = torch.cat(list(mod_b))
-            if need:
-                g_mod_z_all = torch.zeros_like(mod_z_all)
-                g_mod_b_all = torch.zeros_like(mod_b_all)
+        p = _FusedWeights.of(spec, list(ws), need)
+        g = GradBuffers.zeros(spec, ws, p.mod_z_all, p.mod_b_all, z, need_z) if need else None
         for c0 in range(0, n_total, chunk):
-            uc, zc, tc = u[c0:c0 + chunk], z[c0:c0 + chunk], target[c0:c0 + chunk]
-            # ---- forward, keeping what the backward needs
-            hs: list[Tensor] = [uc]
-            sins: list[Tensor] = []
-            coss: list[Tensor] = []
-            gs: list[Tensor] = []
-            h, g = uc, None
-            if spec.modulated:
-                zp = torch.addmm(mod_b_all, zc, mod_z_all.t())  # [n, depth * wm]
-            for i in range(d):
-                om = spec.omega_first if i == 0 else spec.omega
-                if spec.modulated or i > 0:
-                    pre = torch.addmm(syn_b[i], h, syn_w[i].t(), beta=om, alpha=om)
-                else:
-                    pre = torch.addmm(syn_b[i], uc, syn_w[i][:, :IN_DIM].t(), beta=om, alpha=om)
-                    pre.addmm_(zc, syn_w[i][:, IN_DIM:].t(), alpha=om)
-                s = torch.sin(pre)
-                if need:
-                    sins.append(s)
-                    coss.append(pre.cos_())
-                if spec.modulated:
-                    a = zp[:, i * wm:(i + 1) * wm]
-                    if i > 0:
-                        a.addmm_(g, mod_g[i].t())
-                    g = a.relu_()
-                    gs.append(g)
-                    if wm == W:
-                        h = s * g if need else s.mul_(g)
-                    else:
-                        h = s.clone() if need else s
-                        h[:, :wm].mul_(g)
-                else:
-                    h = s
-                hs.append(h)
-            out = torch.addmm(out_b, h, out_w.t())
-            diff = out.sub_(tc)
+            rows = slice(c0, c0 + chunk)
+            out, act = _chunk_forward(spec, p, u[rows], z[rows], need)
+            diff = out.sub_(target[rows])
             sq += torch.sum(diff * diff, dtype=torch.float64)
-            if not need:
-                continue
-            # ---- backward of this chunk
-            diff.mul_(scale)
-            g_out_w.addmm_(diff.t(), hs[d])
-            g_out_b.add_(diff.sum(0))
-            dh = diff @ out_w
-            da_next = None
-            if spec.modulated:
-                dzp = torch.empty_like(zp)
-            for i in reversed(range(d)):
-                om = spec.omega_first if i == 0 else spec.omega
-                if spec.modulated:
-                    g = gs[i]
-                    dg = dh[:, :wm] * sins[i][:, :wm]
-                    if da_next is not None:
-                        dg.addmm_(da_next, mod_g[i + 1])
-                    da = torch.ops.aten.threshold_backward.grad_input(
-                        dg, g, 0.0, grad_input=dzp[:, i * wm:(i + 1) * wm])
-                    if i > 0:
-                        g_mod_g[i].addmm_(da.t(), gs[i - 1])
-                    da_next = da
-                    dh[:, :wm].mul_(g)
-                dpre = dh.mul_(coss[i])  # d loss / d (W h + b), without the omega
-                if i == 0 and not spec.modulated:
-                    g_syn_w[0][:, :IN_DIM].addmm_(dpre.t(), uc, alpha=om)
-                    g_syn_w[0][:, IN_DIM:].addmm_(dpre.t(), zc, alpha=om)
-                    if need_z:
-                        torch.mm(dpre, syn_w[0][:, IN_DIM:], out=dz[c0:c0 + chunk])
-                        dz[c0:c0 + chunk].mul_(om)
-                else:
-                    g_syn_w[i].addmm_(dpre.t(), hs[i], alpha=om)
-                g_syn_b[i].add_(dpre.sum(0), alpha=om)
-                if i > 0:
-                    dh = torch.mm(dpre, syn_w_om[i])
-            if spec.modulated:
-                g_mod_z_all.addmm_(dzp.t(), zc)
-                g_mod_b_all.add_(dzp.sum(0))
-                if need_z:
-                    torch.mm(dzp, mod_z_all, out=dz[c0:c0 + chunk])
-        if need and spec.modulated:
-            for i in range(d):
-                g_mod_z[i].copy_(g_mod_z_all[i * wm:(i + 1) * wm])
-                g_mod_b[i].copy_(g_mod_b_all[i * wm:(i + 1) * wm])
-        ctx.grads = (dz, gws)
+            if g is not None:
+                _chunk_backward(spec, p, act, diff.mul_(scale), u[rows], z[rows], g,
+                                None if g.dz is None else g.dz[rows])
+        if g is not None and spec.modulated:
+            g.scatter_modulator(spec)
+        ctx.grads = (g.dz, g.ws) if g is not None else (None, [])
         return (sq / (n_total * OUT_DIM)).to(u.dtype)
 
     @staticmethod

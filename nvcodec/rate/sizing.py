@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from ..defaults import DEFAULT_MAX_DECODE_MACS
 from ..errors import EncodeError
+from ..model import presets
 from ..model.config import BaseNetConfig, FlowConfig, GridConfig, NVTMConfig
-from ..model.nvtm import NVTM
+from ..model.nvtm import weight_count
 from ..model.siren import synthesis_macs
 
 
@@ -79,35 +80,20 @@ def _largest_grid(budget_values: float, width: int, height: int, count: int, *, 
 
 
 def weight_params(config: NVTMConfig) -> int:
-    """Network parameters of a config (independent of the video geometry)."""
-    return NVTM(config, 16, 16, 2, seed=None).num_parameters()["weights"]
-
-
-def codec_template() -> NVTMConfig:
-    """The family the encoder sizes by default: the paper's, without the alignment flow.
-
-    Measured (benchmarks/RESULTS.md): at the fitting budgets of a CPU encode, looking the
-    keyframe grids up at the unmoved point decodes 1.0-1.2 dB better at 0.1 bpp (foreman,
-    basketballpass; 60 s) and fits 1.3-2.0 dB higher in the paper's Table-5 setting (ablation),
-    as each step is cheaper and the flow's guidance does not pay for itself at these budgets.
-    The latent stays a modulation: as an input of the first sine layer it was better in 60 s
-    runs on 30 frames but became unstable in longer runs (foreman, 60 frames: 22.0 dB after
-    300 s against 29.5 dB). `NVTMConfig.paper()` keeps the flow; `EncodeOptions.model_template`
-    selects any family.
-    """
-    return NVTMConfig.paper().replace(alignment="none")
+    """Network parameters of a config (independent of the video geometry; `model.nvtm.weight_count`)."""
+    return weight_count(config)
 
 
 def choose_config(width: int, height: int, frames: int, bpp: float, *,
                   rate: RateModel = RateModel(), template: NVTMConfig | None = None,
                   max_decode_macs: int | None = DEFAULT_MAX_DECODE_MACS) -> Sizing:
-    """The largest member of the NVTM family (by default `codec_template()`) whose estimated size fits bpp,
+    """The largest member of the NVTM family (by default `presets.codec()`) whose estimated size fits bpp,
     with a base network of at most `max_decode_macs` multiply-adds per pixel and frame (None: no cap).
 
     The networks get `rate.weight_share` of the budget; what they do not use (a capped or rounded
     width) goes to the grids, whose sizes are then chosen again.
     """
-    template = template or codec_template()
+    template = template or presets.codec()
     total = budget_bits(width, height, frames, bpp) - 8 * rate.overhead_bytes
     if total <= 0:
         raise EncodeError(f"--bpp {bpp} leaves no room for a model at {width}x{height}x{frames} "

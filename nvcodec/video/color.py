@@ -24,7 +24,7 @@ array-agnostic resampling helpers below.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -124,28 +124,26 @@ def _downsample_axis(x: Any, offset: float, axis: int) -> Any:
     return out
 
 
-def upsample_chroma(plane: Any, info: VideoInfo) -> Any:
-    """Chroma plane(s) [..., ch, cw] -> luma resolution [..., H, W], bilinear, siting-aware."""
+def _resample_chroma(plane: Any, info: VideoInfo, along: Callable[[Any, int, float, int], Any]) -> Any:
+    """`along(x, luma size, siting offset, axis)` applied along each subsampled axis, x first."""
     sx, sy = info.chroma_shifts
     ox, oy = siting_offsets(info)
     out = plane
     if sx:
-        out = _upsample_axis(out, info.width, ox, -1)
+        out = along(out, info.width, ox, -1)
     if sy:
-        out = _upsample_axis(out, info.height, oy, -2)
+        out = along(out, info.height, oy, -2)
     return out
+
+
+def upsample_chroma(plane: Any, info: VideoInfo) -> Any:
+    """Chroma plane(s) [..., ch, cw] -> luma resolution [..., H, W], bilinear, siting-aware."""
+    return _resample_chroma(plane, info, _upsample_axis)
 
 
 def downsample_chroma(plane: Any, info: VideoInfo) -> Any:
     """Full-resolution chroma [..., H, W] -> [..., ch, cw], box filter at the siting."""
-    sx, sy = info.chroma_shifts
-    ox, oy = siting_offsets(info)
-    out = plane
-    if sx:
-        out = _downsample_axis(out, ox, -1)
-    if sy:
-        out = _downsample_axis(out, oy, -2)
-    return out
+    return _resample_chroma(plane, info, lambda x, _size, offset, axis: _downsample_axis(x, offset, axis))
 
 
 # -- the conversion core (generic on numpy / torch arrays of equal shape) --------------

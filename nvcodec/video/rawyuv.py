@@ -38,12 +38,10 @@ def parse_pix_fmt(pix_fmt: str) -> tuple[str, int]:
 
 def pix_fmt_of(info: VideoInfo) -> str:
     """The raw pixel format name storing `info`; other depths have no unambiguous name."""
+    if info.bit_depth not in (8, 10, 12, 16):
+        raise OutputError(f"raw .yuv output supports 8, 10, 12 or 16 bits, not {info.bit_depth}")
     base = _PIX_OF[info.chroma]
-    if info.bit_depth == 8:
-        return base
-    if info.bit_depth in (10, 12, 16):
-        return f"{base}{info.bit_depth}le"
-    raise OutputError(f"raw .yuv output supports 8, 10, 12 or 16 bits, not {info.bit_depth}")
+    return base if info.bit_depth == 8 else f"{base}{info.bit_depth}le"
 
 
 def with_pix_fmt(info: VideoInfo, pix_fmt: str) -> VideoInfo:

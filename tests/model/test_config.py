@@ -104,3 +104,14 @@ def test_resolutions_capped_and_static_reaches_frame():
 def test_sub_configs_round_trip():
     for c in (GridConfig(), FlowConfig(), BaseNetConfig(modulator_width=64)):
         assert type(c).from_dict(c.to_dict()) == c
+
+
+def test_section_fields_carry_their_checks():
+    d = BaseNetConfig(width=64, modulator_width=64).to_dict()
+    d["modulator_width"] = 65  # the bound is the width parsed before it
+    with pytest.raises(BitstreamError, match=r"base\.modulator_width: 65 outside \[1, 64\]"):
+        BaseNetConfig.from_dict(d)
+    with pytest.raises(BitstreamError, match=r"config\.flow\.omega: 0\.0 outside \(0\.0, 10000\.0\]"):
+        FlowConfig.from_dict({**FlowConfig().to_dict(), "omega": 0}, "config.flow")
+    assert GridConfig.from_dict(GridConfig(scale=None).to_dict()).scale is None
+    assert GridConfig(scale=None).validate() == GridConfig(scale=None)

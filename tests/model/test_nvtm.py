@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from nvcodec.errors import BitstreamError
-from nvcodec.model import siren
-from nvcodec.model.config import BaseNetConfig, NVTMConfig
+from nvcodec.model import presets, siren
+from nvcodec.model.config import BaseNetConfig, FlowConfig, NVTMConfig
 from nvcodec.model.grids import grid_lookup, grid_lookup_reference, lattice_lookup
-from nvcodec.model.nvtm import NVTM, pixel_centres
+from nvcodec.model.nvtm import NVTM, pixel_centres, weight_count
 
 W, H, T = 12, 10, 5
 
@@ -337,3 +337,20 @@ def test_config_grid_shapes_are_the_models_grids(neighbors, static):
     assert [tuple(g.shape) for g in m.latent] == shapes.latent
     assert [tuple(g.shape) for g in m.static] == shapes.static
     assert shapes.values == sum(g.numel() for g in list(m.latent) + list(m.static))
+
+
+@pytest.mark.parametrize("cfg", [
+    presets.paper(),
+    presets.tiny(),
+    presets.codec(),
+    presets.tiny().replace(use_static_grid=False),
+    presets.tiny().replace(latent_mode="input"),
+    presets.tiny().replace(neighbors=(0,)),
+    presets.tiny().replace(alignment="none", latent_mode="input", neighbors=(0,)),
+    presets.tiny().replace(base=BaseNetConfig(depth=4, width=12, modulator_width=5)),
+    presets.tiny().replace(base=BaseNetConfig(depth=1, width=7, modulator_width=7)),
+    presets.tiny().replace(flow=FlowConfig(layers=2, hidden=3, hyper_layers=3, hyper_hidden=5)),
+], ids=["paper", "tiny", "codec", "no-static", "latent-input", "p0", "input-p0-noflow", "narrow-modulator",
+        "depth1", "deep-hyper"])
+def test_weight_count_from_the_config_equals_the_models_parameters(cfg):
+    assert weight_count(cfg) == NVTM(cfg, 13, 9, 5, seed=None).num_parameters()["weights"]
