@@ -54,7 +54,6 @@ class _BilinearLookup(torch.autograd.Function):
         dev = coords.device
         levels = len(tables)
         s = coords.shape[0]
-        c = tables[0].shape[1]
         shapes = [tuple(t.shape) for t in tables]
         res = torch.tensor([[sh[3] for sh in shapes], [sh[2] for sh in shapes]], dtype=coords.dtype,
                            device=dev).unsqueeze(2)  # [2, L, 1]

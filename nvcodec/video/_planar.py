@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InputError, OutputError
 from ..fsutil import atomic_path
-from .base import plane_shapes, validate_frame
+from .base import ClosesOrAborts, plane_shapes, validate_frame
 from .frame import Frame, VideoInfo
 
 
@@ -123,7 +123,7 @@ class _Discard(Exception):
     """Thrown into atomic_path to make it delete the temporary file."""
 
 
-class AtomicFileWriter:
+class AtomicFileWriter(ClosesOrAborts):
     """Lifecycle shared by writers: temp file now, rename on close, delete on abort/exception."""
 
     def __init__(self, path: str | os.PathLike, info: VideoInfo, overwrite: bool) -> None:
@@ -165,15 +165,6 @@ class AtomicFileWriter:
         with contextlib.suppress(Exception):
             self._release()
         self._cm.__exit__(_Discard, _Discard(), None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     def __del__(self) -> None:  # pragma: no cover - best effort
         with contextlib.suppress(Exception):

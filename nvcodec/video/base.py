@@ -58,6 +58,26 @@ class VideoWriter(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
+class ClosesOrAborts:
+    """A writer as a context manager: a block that ends normally closes it (the output is
+    complete), one that raises aborts it (a file output is removed, a stream just stops)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
 def check_input_path(path: str | os.PathLike) -> Path:
     """Refuse, with one sentence naming the path, anything we cannot read as a file."""
     p = Path(path)

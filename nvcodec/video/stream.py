@@ -17,7 +17,7 @@ from typing import BinaryIO, Iterator
 from ..errors import InputError, OutputError
 from ..fsutil import STDIO
 from ._planar import planes_from_buffer
-from .base import frame_bytes, validate_frame
+from .base import ClosesOrAborts, frame_bytes, validate_frame
 from .frame import Frame, VideoInfo
 from .rawyuv import RawSpec
 from .y4m import _MAX_FRAME_HEADER, _MAX_HEADER, FRAME_MARKER, MAGIC, format_header, parse_header
@@ -104,7 +104,7 @@ class StreamReader:
         self.close()
 
 
-class StreamWriter:
+class StreamWriter(ClosesOrAborts):
     """y4m frames written to `fh` (stdout) as they come."""
 
     def __init__(self, info: VideoInfo, fh: BinaryIO | None = None) -> None:
@@ -141,12 +141,3 @@ class StreamWriter:
             self._fh.flush()
         except OSError:
             pass
-
-    def __enter__(self) -> "StreamWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
