@@ -104,7 +104,7 @@ def decode_speed(clip: Path, work: Path, a) -> dict:
     rep = api.encode(clip, work / "speed.nvc", api.EncodeOptions(bpp=a.speed_bpp, time_budget=a.time, device=a.device,
                                                                  seed=a.seed, overwrite=True, progress=False))
     d = decode(work / "speed.nvc", work / "speed.y4m", a)
-    return {"task": "decode speed (frames/s)", "clip": clip.stem, "nvcodec_psnr": rep.psnr, "baseline": "",
+    return {"task": "decode speed (frames/s)", "clip": clip.stem, "nvcodec_psnr": rep.psnr_rgb, "baseline": "",
             "baseline_psnr": None, "gain_db": None, "bpp": rep.bpp,
             "detail": f"{d.frames} frames {d.width}x{d.height} in {d.decode_seconds:.2f} s = "
                       f"{d.frames_per_second:.1f} frames/s on {d.device} (write included); model "

@@ -45,7 +45,7 @@ def run_variant(src, work, variant: dict, bpp: float, time_s: float, seed: int, 
                                                  progress=False, rate_model=RateModel(**variant["rate"]),
                                                  fit_overrides=fit))
     api.decode(nvc, dec, api.DecodeOptions(device="cpu", overwrite=True, progress=False))
-    ev = api.evaluate(src, dec, lpips=False, device="cpu")
+    ev = api.evaluate(src, dec, device="cpu")
     return {"bpp": rep.bpp, "psnr_yuv": ev["psnr_yuv"], "psnr_rgb": ev["psnr_rgb"],
             "stage_float": rep.psnr_stages.get("float"), "stage_quantized": rep.psnr_stages.get("quantized"),
             "latent_qp": rep.rate.get("latent_qp"), "static_qp": rep.rate.get("static_qp"),

@@ -40,7 +40,7 @@ SUMMARY = ("clip", "bpp_target", "time_s", "runs", "prev_psnr_yuv", "new_psnr_yu
 #: what one encode runs in its own process, inside the tree on PYTHONPATH: encode, decode, and
 #: re-measure the decoded file (the previous commit's report has fewer fields: derived there)
 _ENCODE = r"""
-import json, sys, time
+import inspect, json, sys, time
 import nvcodec
 from nvcodec import api
 from nvcodec.fit import FitOptions
@@ -49,7 +49,9 @@ assert nvcodec.__file__.startswith(a["tree"]), (nvcodec.__file__, a["tree"])
 rep = api.encode(a["src"], a["nvc"], api.EncodeOptions(bpp=a["bpp"], time_budget=a["time"], seed=a["seed"],
                  device="cpu", overwrite=True, progress=False))
 api.decode(a["nvc"], a["dec"], api.DecodeOptions(device="cpu", overwrite=True, progress=False))
-ev = api.evaluate(a["src"], a["dec"], lpips=False, device="cpu")
+# either side of the A/B may be an older commit: PSNR only, in whichever way its api asks for it
+old_api = "lpips" in inspect.signature(api.evaluate).parameters
+ev = api.evaluate(a["src"], a["dec"], device="cpu", **({"lpips": False} if old_api else {"metrics": ("psnr",)}))
 sps = getattr(rep, "samples_per_second", None)
 if sps is None:  # the per-pixel engine of older commits: F x P samples per step
     o = FitOptions(steps=1)
@@ -57,7 +59,7 @@ if sps is None:  # the per-pixel engine of older commits: F x P samples per step
 stages = getattr(rep, "psnr_stages", {}) or {}
 print("RESULT " + json.dumps({
     "bpp": rep.bpp, "psnr_yuv": ev["psnr_yuv"], "psnr_rgb": ev["psnr_rgb"],
-    "psnr_float": stages.get("float", rep.psnr_unquantized), "psnr_quantized": stages.get("quantized"),
+    "psnr_float": stages.get("float", getattr(rep, "psnr_unquantized", None)), "psnr_quantized": stages.get("quantized"),
     "fit_steps": rep.fit_steps, "fit_seconds": rep.fit_seconds, "samples_per_second": sps,
     "passes": sps * rep.fit_seconds / (rep.width * rep.height * rep.frames),
     "engine": getattr(rep, "fit_engine", "pixel"), "encode_seconds": rep.encode_seconds}))

@@ -263,8 +263,8 @@ def encode_point(src: Path, nvc: Path, bpp: float, seconds: float, steps: int | 
     return {
         "clip": label, "device": rep.device, "target_bpp": bpp, "time_budget": seconds if seconds > 0 else None,
         "step_budget": opts.steps, "bpp": rep.bpp, "bytes": rep.bytes, "psnr_yuv": rep.psnr_yuv,
-        "psnr_y": rep.psnr_y, "psnr_u": rep.psnr_u, "psnr_v": rep.psnr_v, "psnr_rgb": rep.psnr,
-        "psnr_unquantized": rep.psnr_unquantized, "fit_steps": rep.fit_steps, "fit_seconds": rep.fit_seconds,
+        "psnr_y": rep.psnr_y, "psnr_u": rep.psnr_u, "psnr_v": rep.psnr_v, "psnr_rgb": rep.psnr_rgb,
+        "psnr_unquantized": rep.psnr_stages["float"], "fit_steps": rep.fit_steps, "fit_seconds": rep.fit_seconds,
         "encode_seconds": rep.encode_seconds,
         "steps_per_second": rep.fit_steps / rep.fit_seconds if rep.fit_seconds > 0 else None,
         "samples_per_second": sps, "samples_source": source, "passes": passes,
@@ -299,7 +299,7 @@ def decode_speed(nvc: Path, src: Path, work: Path, device: str, repeats: int, la
                "peak_memory_mib": None if peaks[0] is None else max(peaks),
                "psnr_yuv_vs_source": None, "report_psnr_yuv": None, "delta_db": None}
         if scale is None:  # the written file against the source: what the encoder reported?
-            ev = api.evaluate(src, out, lpips=False, device=device)
+            ev = api.evaluate(src, out, device=device)
             row["psnr_yuv_vs_source"] = ev["psnr_yuv"]
             row["report_psnr_yuv"] = report_psnr_yuv
             if ev["psnr_yuv"] is not None and report_psnr_yuv is not None:
@@ -322,7 +322,7 @@ def cross_device(nvc: Path, src: Path, work: Path, device: str, frames: int) -> 
     for dev in ("cpu", device):
         out = work / f"cross_{dev}.y4m"
         api.decode(nvc, out, api.DecodeOptions(frame_range=(0, frames), device=dev, overwrite=True, progress=False))
-        res[f"psnr_yuv_{dev}"] = api.evaluate(ref, out, lpips=False, device="cpu")["psnr_yuv"]
+        res[f"psnr_yuv_{dev}"] = api.evaluate(ref, out, device="cpu")["psnr_yuv"]
         outs[dev] = out
     a, b = res["psnr_yuv_cpu"], res[f"psnr_yuv_{device}"]
     res["delta_db"] = None if a is None or b is None else b - a

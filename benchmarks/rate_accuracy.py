@@ -48,7 +48,7 @@ def run_point(src: Path, work: Path, bpp: float, time_budget: float | None, step
     rep = api.encode(src, nvc, api.EncodeOptions(bpp=bpp, time_budget=time_budget, steps=steps, device=device,
                                                   seed=seed, overwrite=True, progress=False))
     drep = api.decode(nvc, dec, api.DecodeOptions(device=device, overwrite=True, progress=False))
-    ev = api.evaluate(src, dec, lpips=False, device="cpu")
+    ev = api.evaluate(src, dec, device="cpu")
     size = nvc.stat().st_size
     return {
         "clip": src.stem, "target_bpp": bpp, "bpp": rep.bpp, "bytes": size,
@@ -56,7 +56,7 @@ def run_point(src: Path, work: Path, bpp: float, time_budget: float | None, step
         "latent_qp": rep.rate.get("latent_qp"), "static_qp": rep.rate.get("static_qp"),
         "psnr_yuv_encoder": rep.psnr_yuv, "psnr_yuv_decoded": ev["psnr_yuv"],
         "psnr_gap_db": abs(rep.psnr_yuv - ev["psnr_yuv"]),
-        "psnr_rgb_encoder": rep.psnr, "psnr_rgb_decoded": ev["psnr_rgb"], "psnr_unquantized": rep.psnr_unquantized,
+        "psnr_rgb_encoder": rep.psnr_rgb, "psnr_rgb_decoded": ev["psnr_rgb"], "psnr_unquantized": rep.psnr_stages["float"],
         "encode_seconds": rep.encode_seconds, "decode_seconds": drep.decode_seconds,
         **{f"{k}_bytes": v for k, v in rep.byte_split.items()},
     }

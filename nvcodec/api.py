@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ from .fsutil import atomic_write_bytes, check_output_path, is_stdio
 from .metrics.psnr import json_value
 from .metrics.quality import measure_quality
 from .model.config import NVTMConfig
-from .rate.bits import bpp_of, bytes_for_bpp
+from .rate.bits import bpp_of, bytes_for_bpp, kbps
 from .rate.sizing import RateModel
 from .probe import info
 from .progress import ProgressLine, bar, eta
@@ -70,16 +70,17 @@ class EncodeOptions:
 
 @dataclass
 class EncodeReport:
+    input: str
     output: str
     bytes: int
     bpp: float
+    kbps: float  # at the clip's frame rate
     target_bpp: float
-    psnr: float | None  # RGB, from the decoded file
+    psnr_rgb: float | None  # from the decoded file
     psnr_yuv: float | None
     psnr_y: float | None
     psnr_u: float | None
     psnr_v: float | None
-    psnr_unquantized: float | None  # RGB of the float model, before quantisation (same pixels)
     encode_seconds: float
     fit_seconds: float
     fit_steps: int
@@ -120,6 +121,7 @@ class DecodeOptions:
 
 @dataclass
 class DecodeReport:
+    input: str
     output: str
     frames: int
     width: int
@@ -216,7 +218,7 @@ def _encode(info: VideoInfo, frames: list, dst: Path, options: EncodeOptions, na
         quality = measure_quality(decoded, {"float": model, "quantized": quantized}, info, frames, rgb, mask,
                                   device=device)
         atomic_write_bytes(dst, choice.data, overwrite=options.overwrite)
-    return _encode_report(options, dst, info, device, sizing, fit_result, choice, container, quality,
+    return _encode_report(options, name, dst, info, device, sizing, fit_result, choice, container, quality,
                           time.perf_counter() - t0)
 
 
@@ -261,16 +263,17 @@ def _code(model: torch.nn.Module, header: StreamHeader, target_bytes: float, opt
                        tolerance=options.tolerance, preset=options.x265_preset, encoder_info=encoder_info)
 
 
-def _encode_report(options: EncodeOptions, dst, info: VideoInfo, device, sizing, fit_result, choice, container,
-                   quality: Mapping[str, float | None], seconds: float) -> EncodeReport:
+def _encode_report(options: EncodeOptions, name: str, dst, info: VideoInfo, device, sizing, fit_result, choice,
+                   container, quality: Mapping[str, float | None], seconds: float) -> EncodeReport:
     from .rate.search import describe as describe_rate
     from .rate.sizing import describe
 
     size = len(choice.data)
     return EncodeReport(
-        output=str(dst), bytes=size, bpp=bpp_of(size, info.pixels), target_bpp=options.bpp,
-        psnr=quality["psnr_rgb"], psnr_yuv=quality["psnr_yuv"], psnr_y=quality["psnr_y"],
-        psnr_u=quality["psnr_u"], psnr_v=quality["psnr_v"], psnr_unquantized=quality["psnr_float"],
+        input=name, output=str(dst), bytes=size, bpp=bpp_of(size, info.pixels),
+        kbps=kbps(size, info.frames, info.fps), target_bpp=options.bpp,
+        psnr_rgb=quality["psnr_rgb"], psnr_yuv=quality["psnr_yuv"], psnr_y=quality["psnr_y"],
+        psnr_u=quality["psnr_u"], psnr_v=quality["psnr_v"],
         encode_seconds=seconds, fit_seconds=fit_result.seconds, fit_steps=fit_result.steps,
         samples_per_second=fit_result.samples_per_second, passes=fit_result.passes, fit_engine=fit_result.engine,
         width=info.width, height=info.height, frames=info.frames,
@@ -320,7 +323,7 @@ def _decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOptio
             for rgb in frames:
                 writer.write(rgb_to_yuv(rgb, out_info))
     seconds = time.perf_counter() - t0
-    return DecodeReport(output=str(dst), frames=len(grid.times), width=width, height=height, fps=grid.fps,
+    return DecodeReport(input=str(src), output=str(dst), frames=len(grid.times), width=width, height=height, fps=grid.fps,
                         decode_seconds=seconds, frames_per_second=len(grid.times) / max(seconds, 1e-9),
                         device=str(device))
 
@@ -339,11 +342,16 @@ def _reporting(frames, total: int, t0: float, callback: Callable[[int, int], Non
 
 # ------------------------------------------------------------------ eval
 
-def evaluate(ref: str | os.PathLike, dist: str | os.PathLike, raw: RawSpec | None = None,
-             lpips: bool = True, device: str = "auto") -> dict[str, Any]:
-    from .metrics.evaluate import evaluate_files
+def evaluate(ref: str | os.PathLike, dist: str | os.PathLike, raw: RawSpec | None = None, *,
+             metrics: Sequence[str] | None = None, frame_range: tuple[int | None, int | None] | None = None,
+             device: str = "auto", threads: int | None = None, progress: bool = False) -> dict[str, Any]:
+    """Quality of `dist` against `ref` (`nvcodec eval`): PSNR always, MS-SSIM and LPIPS as
+    `metrics` asks (default: psnr and msssim)."""
+    from .metrics.evaluate import DEFAULT_METRICS, evaluate_files
 
-    return evaluate_files(ref, dist, raw=raw, lpips=lpips, device=str(resolve_device(device)))
+    with cpu_threads(threads):
+        return evaluate_files(ref, dist, raw=raw, metrics=DEFAULT_METRICS if metrics is None else metrics,
+                              frame_range=frame_range, device=str(resolve_device(device)), progress=progress)
 
 
 __all__ = ["EncodeOptions", "EncodeReport", "DecodeOptions", "DecodeReport", "encode", "encode_frames", "decode",

@@ -136,4 +136,16 @@ def evaluate(reference: Any, distorted: Any, **options: Any) -> dict[str, Any]:
         return api.evaluate(reference, distorted, **options)
     from .metrics.arrays import evaluate_rgb
 
-    return evaluate_rgb(_as_rgb_array(reference), _as_rgb_array(distorted), **options)
+    return evaluate_rgb(_as_rgb_array(_frames_of(reference)), _as_rgb_array(_frames_of(distorted)), **options)
+
+
+def _frames_of(source: Any) -> np.ndarray:
+    """An array as it is; a path (an .nvc or a video) as its frames in RGB."""
+    if not isinstance(source, (str, os.PathLike)):
+        return source
+    from .probe import looks_like_nvc
+    from .video import read_rgb
+
+    if looks_like_nvc(Path(source)):
+        return open(source).frames()
+    return rgb_to_uint8(read_rgb(source))

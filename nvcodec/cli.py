@@ -22,7 +22,8 @@ from typing import Any, Callable
 import click
 
 from . import __version__
-from .defaults import DEFAULT_BPP, DEFAULT_CRF, DEFAULT_MAX_DECODE_MACS, DEFAULT_PRESET, DEMO_BPP, DEMO_TIME_BUDGET
+from .defaults import (DEFAULT_BPP, DEFAULT_CRF, DEFAULT_EVAL_METRICS, DEFAULT_MAX_DECODE_MACS, DEFAULT_PRESET,
+                       DEMO_BPP, DEMO_TIME_BUDGET, EVAL_METRICS)
 from .effort import PRESETS, describe_presets
 from .errors import Interrupted, NvcodecError
 
@@ -108,7 +109,13 @@ def _clean_json(o: Any) -> Any:
     return o
 
 
-def emit_json(obj: dict) -> None:
+#: the version of the JSON every command prints; its keys are the ones README's "JSON output" lists
+JSON_SCHEMA_VERSION = 1
+
+
+def emit_json(command: str, input_path: Any, body: dict) -> None:
+    """Exactly one JSON object on stdout: schema_version, command, input, then the command's keys."""
+    obj = {"schema_version": JSON_SCHEMA_VERSION, "command": command, "input": str(input_path), **body}
     sys.stdout.write(json.dumps(_clean_json(obj), default=_json_default, allow_nan=False) + "\n")
     sys.stdout.flush()
 
@@ -178,7 +185,7 @@ def info(input_path: Path, raw_size, raw_fps, raw_pix_fmt, as_json: bool) -> Non
 
     result = describe(input_path, raw=_raw_spec(raw_size, raw_fps, raw_pix_fmt))
     if as_json:
-        emit_json(result)
+        emit_json("info", input_path, result)
         return
     for key, value in result.items():
         if isinstance(value, (list, dict)):
@@ -194,33 +201,41 @@ def info(input_path: Path, raw_size, raw_fps, raw_pix_fmt, as_json: bool) -> Non
 @click.argument("ref", type=click.Path(path_type=Path))
 @click.argument("dist", type=click.Path(path_type=Path))
 @_with_raw
-@click.option("--no-lpips", is_flag=True, help="Skip LPIPS even when its weights are available.")
-@click.option("--per-frame", is_flag=True, help="Also print per-frame values (always in --json).")
+@click.option("--metrics", default=",".join(DEFAULT_EVAL_METRICS), show_default=True, metavar="LIST",
+              help=f"Comma-separated, from {', '.join(EVAL_METRICS)} (PSNR is always measured).")
+@click.option("--no-lpips", is_flag=True, help="Leave LPIPS out even when --metrics names it.")
+@click.option("--frames", "frame_range", metavar="N|A:B", help="Compare the first N frames, or frames A..B-1.")
+@click.option("--per-frame", is_flag=True, help="Also give per-frame values (in --json: `per_frame`).")
 @device_opt
+@threads_opt
 @json_opt
 @quiet_opt
-def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, no_lpips: bool, per_frame: bool,
-             device: str, as_json: bool, quiet: bool) -> None:
-    """Compare DIST with REF: PSNR (Y, U, V, YUV 6:1:1, RGB), MS-SSIM, LPIPS."""
+def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, metrics: str, no_lpips: bool, frame_range,
+             per_frame: bool, device: str, threads, as_json: bool, quiet: bool) -> None:
+    """Compare DIST with REF (either may be - for stdin): PSNR (Y, U, V, YUV 6:1:1, RGB), MS-SSIM, LPIPS."""
     from . import api
 
-    result = api.evaluate(ref, dist, raw=_raw_spec(raw_size, raw_fps, raw_pix_fmt), lpips=not no_lpips, device=device)
+    names = [m.strip() for m in metrics.split(",") if m.strip() and not (no_lpips and m.strip() == "lpips")]
+    result = api.evaluate(ref, dist, raw=_raw_spec(raw_size, raw_fps, raw_pix_fmt), metrics=names,
+                          frame_range=_parse_range(frame_range), device=device, threads=threads, progress=not quiet)
+    frames = result.pop("per_frame")
     if as_json:
-        emit_json(result)
+        emit_json("eval", dist, {**result, **({"per_frame": frames} if per_frame else {})})
         return
-    mean = result
     click.echo(
-        f"frames {result['frames']}  PSNR Y {_fmt(mean.get('psnr_y'))}  U {_fmt(mean.get('psnr_u'))}  "
-        f"V {_fmt(mean.get('psnr_v'))}  YUV {_fmt(mean.get('psnr_yuv'))}  RGB {_fmt(mean.get('psnr_rgb'))} dB  "
-        f"MS-SSIM {_fmt(mean.get('ms_ssim'), digits=4)}  LPIPS {_fmt(mean.get('lpips'), digits=4)}"
+        f"frames {result['frames']}  PSNR Y {_fmt(result['psnr_y'])}  U {_fmt(result['psnr_u'])}  "
+        f"V {_fmt(result['psnr_v'])}  YUV {_fmt(result['psnr_yuv'])}  RGB {_fmt(result['psnr_rgb'])} dB"
+        + (f"  MS-SSIM {_fmt(result['msssim'], digits=4)}" if "msssim" in names else "")
+        + (f"  LPIPS {_fmt(result['lpips'], digits=4)}" if "lpips" in names else "")
     )
     if result.get("identical"):
         click.echo("the two videos are identical (PSNR is infinite)")
-    if mean.get("lpips") is None and result.get("lpips_unavailable_reason"):
+    if "lpips" in names and result["lpips"] is None:
         say(f"LPIPS unavailable: {result['lpips_unavailable_reason']}", quiet)
     if per_frame:
-        for i, row in enumerate(result.get("per_frame", [])):
-            click.echo(f"{i:5d}  " + "  ".join(f"{k} {_fmt(v, digits=4)}" for k, v in row.items()))
+        for row in frames:
+            click.echo(f"{row['frame']:5d}  " + "  ".join(f"{k} {_fmt(v, digits=4)}" for k, v in row.items()
+                                                       if k != "frame" and v is not None))
 
 
 @cli.command()
@@ -281,15 +296,19 @@ def encode(input_path: Path, output: Path, bpp: float, preset: str, time_budget,
     )
     report = api.encode(input_path, output, options, raw=_raw_spec(raw_size, raw_fps, raw_pix_fmt))
     if as_json:
-        emit_json(report.to_json())
+        emit_json("encode", input_path, report.to_json())
         return
-    say(
-        f"wrote {output}: {report.bytes} bytes, {report.bpp:.4f} bpp (target {report.target_bpp}), "
-        f"PSNR RGB {_fmt(report.psnr)} dB, YUV {_fmt(report.psnr_yuv)} dB, {report.encode_seconds:.1f} s",
-        quiet,
-    )
+    say(_encode_summary(report), quiet)
     if report.rate.get("under_target"):
         say(f"note: the file is more than {options.tolerance:.0%} below the target: {report.rate['under_target']}", quiet)
+
+
+def _encode_summary(r) -> str:
+    """The last line of an encode, as x265 ends one: frames and speed, rate, quality, the file."""
+    return (f"encoded {r.frames} frames in {r.encode_seconds:.1f} s ({r.frames / max(r.encode_seconds, 1e-9):.2f} fps), "
+            f"{r.kbps:.2f} kb/s, {r.bpp:.4f} bpp (target {r.target_bpp:g}), PSNR-YUV {_fmt(r.psnr_yuv)} dB "
+            f"(Y {_fmt(r.psnr_y)} U {_fmt(r.psnr_u)} V {_fmt(r.psnr_v)}), RGB {_fmt(r.psnr_rgb)} dB "
+            f"-> {r.output} ({r.bytes} bytes)")
 
 
 def _stdout_is_for_data(output: Path, as_json: bool) -> None:
@@ -355,7 +374,7 @@ def decode(input_path: Path, output: Path, scale, out_size, fps_mult, out_fps, f
     )
     report = api.decode(input_path, output, options)
     if as_json:
-        emit_json(report.to_json())
+        emit_json("decode", input_path, report.to_json())
         return
     say(
         f"wrote {output}: {report.frames} frames {report.width}x{report.height} @ {_fmt(float(report.fps))} fps "
@@ -387,18 +406,18 @@ def demo(out_dir: Path, bpp: float, time_budget: float, device: str, as_json: bo
     enc = api.encode(src, nvc, api.EncodeOptions(bpp=bpp, time_budget=time_budget, device=device,
                                                   overwrite=True, progress=not quiet))
     dec = api.decode(nvc, y4m, api.DecodeOptions(device=device, overwrite=True, progress=not quiet))
-    ev = api.evaluate(src, y4m, lpips=False, device=device)
-    result = {"input": str(src), "nvc": str(nvc), "decoded": str(y4m), "bytes": enc.bytes, "bpp": enc.bpp,
-              "target_bpp": bpp, "encoder_psnr_rgb": enc.psnr, "encoder_psnr_yuv": enc.psnr_yuv,
-              "decoded_psnr_rgb": ev["psnr_rgb"], "decoded_psnr_yuv": ev["psnr_yuv"], "ms_ssim": ev["ms_ssim"],
+    ev = api.evaluate(src, y4m, device=device, progress=not quiet)
+    result = {"nvc": str(nvc), "decoded": str(y4m), "bytes": enc.bytes, "bpp": enc.bpp, "kbps": enc.kbps,
+              "target_bpp": bpp, **{k: ev[k] for k in ("psnr_rgb", "psnr_yuv", "psnr_y", "psnr_u", "psnr_v", "msssim")},
+              "encoder": {"psnr_rgb": enc.psnr_rgb, "psnr_yuv": enc.psnr_yuv},
               "encode_seconds": enc.encode_seconds, "decode_seconds": dec.decode_seconds}
     if as_json:
-        emit_json(result)
+        emit_json("demo", src, result)
         return
-    click.echo(f"{nvc}: {enc.bytes} bytes = {enc.bpp:.4f} bpp (target {bpp}); encoded in {enc.encode_seconds:.1f} s")
-    click.echo(f"decoded {y4m} in {dec.decode_seconds:.1f} s: PSNR YUV {_fmt(ev['psnr_yuv'])} dB "
-               f"(encoder said {_fmt(enc.psnr_yuv)}), RGB {_fmt(ev['psnr_rgb'])} dB, "
-               f"MS-SSIM {_fmt(ev['ms_ssim'], digits=4)}")
+    click.echo(_encode_summary(enc))
+    click.echo(f"decoded {y4m} in {dec.decode_seconds:.1f} s: PSNR-YUV {_fmt(ev['psnr_yuv'])} dB "
+               f"(the encoder said {_fmt(enc.psnr_yuv)}), RGB {_fmt(ev['psnr_rgb'])} dB, "
+               f"MS-SSIM {_fmt(ev['msssim'], digits=4)}")
 
 
 # ---------------------------------------------------------------- entry point

@@ -27,3 +27,8 @@ DEMO_TIME_BUDGET = 30.0
 #: x264/x265 constant-rate factor of decode's .mp4/.mkv/.mov output: near-transparent, so that
 #: what a viewer sees is nvcodec's output and not the preview codec's (--crf sets it)
 DEFAULT_CRF = 12
+
+#: what `eval --metrics` may ask for, and what it measures unless asked (PSNR is always
+#: measured; MS-SSIM costs ~0.5 s a CIF frame on 2 cores, LPIPS needs its weights)
+EVAL_METRICS = ("psnr", "msssim", "lpips")
+DEFAULT_EVAL_METRICS = ("psnr", "msssim")

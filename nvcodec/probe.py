@@ -17,7 +17,7 @@ from .rate.bits import bpp_of
 from .video import RawSpec, VideoInfo, probe
 
 
-def _looks_like_nvc(path: Path) -> bool:
+def looks_like_nvc(path: Path) -> bool:
     from .bitstream.format import MAGIC
 
     try:
@@ -34,7 +34,7 @@ def info(path: str | os.PathLike, raw: RawSpec | None = None) -> dict[str, Any]:
         return probe(p, raw)
     if not p.exists():
         raise InputError(f"no such file: {p}")
-    if p.suffix.lower() == ".nvc" or _looks_like_nvc(p):
+    if p.suffix.lower() == ".nvc" or looks_like_nvc(p):
         return nvc_info(p)
     return probe(p, raw)
 

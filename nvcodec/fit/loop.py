@@ -163,7 +163,7 @@ class _Reporter:
             self.last_prog = now
             frac, el = self.fraction(st.step), self.elapsed()
             remaining = el * (1 - frac) / frac if frac > 0 else None
-            self.line.update(self._line(frac, el, ps))
+            self.line.update(self._line(frac, el, ps), force=force)
             if self.progress is not None:
                 self.progress(FitProgress(st.step, self.opts.steps, el, remaining, ps, phase, st.samples))
 
@@ -318,6 +318,7 @@ class _Run:
     def result(self, phase: Phase) -> FitResult:
         self.rng_at_step = self.gen.get_state()
         self.reporter.report(phase.name, force=True)
+        self.reporter.close()
         seconds = self.elapsed()
         self.save()
         self.model.eval()

@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 import torch
 
+from ..defaults import DEFAULT_EVAL_METRICS, EVAL_METRICS
 from ..errors import InputError
-from ..video import RawSpec, VideoInfo, VideoReader, open_video
+from ..progress import ProgressLine, bar
+from ..video import RawSpec, VideoInfo, VideoReader, carries_own_geometry, open_video
 from ..video.color import yuv_to_rgb
 from .lpips import MIN_SIDE, Lpips, LpipsUnavailable, load_lpips, lpips_rgb
 from .msssim import ms_ssim_rgb
 from .psnr import FrameErrors, PsnrAccumulator, json_value, mse
 
-METRICS = ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "psnr_rgb", "ms_ssim", "lpips")
+METRICS = ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "psnr_rgb", "msssim", "lpips")
+CHOICES, DEFAULT_METRICS = EVAL_METRICS, DEFAULT_EVAL_METRICS  # nvcodec.defaults: the CLI shows them
 
 
 PSNR_CONVENTION = (
@@ -35,46 +38,76 @@ PSNR_CONVENTION = (
 )
 
 
+def parse_metrics(names: Collection[str]) -> frozenset[str]:
+    unknown = [n for n in names if n not in CHOICES]
+    if unknown:
+        raise InputError(f"unknown metric {unknown[0]!r}: choose from {', '.join(CHOICES)}")
+    return frozenset(names) | {"psnr"}
+
+
 def evaluate_files(
     ref_path: str | os.PathLike,
     dist_path: str | os.PathLike,
     *,
     raw: RawSpec | None = None,
-    lpips: bool = True,
+    metrics: Collection[str] = DEFAULT_METRICS,
+    frame_range: tuple[int | None, int | None] | None = None,
     device: str = "cpu",
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """Per-frame and mean psnr_y/u/v/yuv/rgb, ms_ssim and lpips of `dist` against `ref`.
+    """Per-frame and mean psnr_y/u/v/yuv/rgb, msssim and lpips (those asked for) of `dist` against `ref`.
 
-    `raw` describes whichever of the two files is headerless .yuv. Returns a JSON-ready
-    dict: the clip means at the top level, `frame_mean` (mean of per-frame PSNRs),
-    `per_frame` (one dict per frame), `identical`, `lpips_unavailable_reason` and
-    `yuv_unavailable_reason` (None when available).
+    `raw` describes whichever of the two files is headerless raw video; `frame_range` (A, B)
+    compares frames A..B-1 of both. Returns a JSON-ready dict: the clip means at the top level,
+    `frame_mean` (mean of per-frame PSNRs), `per_frame` (one dict per frame), `identical`,
+    `lpips_unavailable_reason` and `yuv_unavailable_reason` (None when available).
     """
-    with open_video(ref_path, raw) as ref, open_video(dist_path, raw) as dist:
+    wanted = parse_metrics(metrics)
+    with _open(ref_path, raw) as ref, _open(dist_path, raw) as dist:
         _check_aligned(ref, dist, ref_path, dist_path)
+        first, end = _span(len(ref), frame_range)
         planes = _comparable_planes(ref.info, dist.info)
-        model, lpips_reason = _lpips_model(lpips, ref.info, device)
+        model, lpips_reason = _lpips_model("lpips" in wanted, ref.info, device)
         acc = PsnrAccumulator(ref.info.bit_depth)
-        frames = [_frame_metrics(ref, dist, i, planes, acc, model, device) for i in range(len(ref))]
+        with ProgressLine("eval", enabled=progress) as line:
+            frames = []
+            for i in range(first, end):
+                frames.append(_frame_metrics(ref, dist, i, planes, acc, "msssim" in wanted, model, device))
+                line.update(f"{bar((i + 1 - first) / (end - first))} {i + 1 - first}/{end - first} frames",
+                            force=i + 1 == end)
         ri = ref.info
         result: dict[str, Any] = {
             "ref": str(ref_path),
             "dist": str(dist_path),
             "width": ri.width,
             "height": ri.height,
-            "frames": len(ref),
+            "frames": len(frames),
+            "first_frame": first,
             "bit_depth": ri.bit_depth,
             "chroma": ri.chroma,
         }
-        result.update(_clip_summary(acc, frames, lpips_computed=model is not None))
+        result.update(_clip_summary(acc, frames))
         result["lpips_unavailable_reason"] = lpips_reason
         result["yuv_unavailable_reason"] = planes.reason
         result["psnr_convention"] = PSNR_CONVENTION
         result["per_frame"] = [
             {"frame": i, **{k: json_value(f[k]) for k in METRICS}, "identical": f["identical"]}
-            for i, f in enumerate(frames)
+            for i, f in enumerate(frames, first)
         ]
         return result
+
+
+def _open(path: str | os.PathLike, raw: RawSpec | None) -> VideoReader:
+    """`raw` is for the headerless one of the two: a file with its own geometry ignores it."""
+    return open_video(path, None if raw is not None and carries_own_geometry(path) else raw)
+
+
+def _span(frames: int, frame_range: tuple[int | None, int | None] | None) -> tuple[int, int]:
+    a, b = (frame_range or (None, None))
+    a, b = a or 0, frames if b is None else min(b, frames)
+    if not 0 <= a < b:
+        raise InputError(f"frame range {a}:{b} selects no frame of a {frames}-frame video")
+    return a, b
 
 
 def _check_aligned(ref: VideoReader, dist: VideoReader, ref_path: Any, dist_path: Any) -> None:
@@ -115,7 +148,7 @@ def _comparable_planes(ri: VideoInfo, di: VideoInfo) -> _ComparablePlanes:
 def _lpips_model(enabled: bool, info: VideoInfo, device: str) -> tuple[Lpips | None, str | None]:
     """The LPIPS network, or None and the reason it is not computed."""
     if not enabled:
-        return None, "LPIPS disabled"
+        return None, "not asked for (--metrics psnr,msssim,lpips)"
     if min(info.width, info.height) < MIN_SIDE:
         return None, f"frames smaller than {MIN_SIDE}x{MIN_SIDE} are too small for LPIPS (AlexNet)"
     loaded = load_lpips(device=device)
@@ -130,6 +163,7 @@ def _frame_metrics(
     i: int,
     planes: _ComparablePlanes,
     acc: PsnrAccumulator,
+    with_msssim: bool,
     model: Lpips | None,
     device: str,
 ) -> dict[str, Any]:
@@ -146,21 +180,22 @@ def _frame_metrics(
     values: dict[str, Any] = dict(acc.add(errors))
     rt = torch.from_numpy(rr).permute(2, 0, 1).unsqueeze(0).to(device)
     dt = torch.from_numpy(dr).permute(2, 0, 1).unsqueeze(0).to(device)
-    values["ms_ssim"] = float(ms_ssim_rgb(rt, dt)[0])
+    values["msssim"] = float(ms_ssim_rgb(rt, dt)[0]) if with_msssim else None
     values["lpips"] = None if model is None else float(lpips_rgb(model, rt, dt)[0])
     values["identical"] = errors.identical
     return values
 
 
-def _clip_summary(acc: PsnrAccumulator, frames: list[dict[str, Any]], *, lpips_computed: bool) -> dict[str, Any]:
+def _clip_summary(acc: PsnrAccumulator, frames: list[dict[str, Any]]) -> dict[str, Any]:
     """The clip values (JSON-safe): PSNRs of the mean MSE, mean MS-SSIM and LPIPS, frame_mean, identical."""
     summary = acc.summary()
     out: dict[str, Any] = {k: json_value(summary[k]) for k in ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "psnr_rgb")}
-    out["ms_ssim"] = float(np.mean([f["ms_ssim"] for f in frames]))
-    out["lpips"] = float(np.mean([f["lpips"] for f in frames])) if lpips_computed else None
+    for k in ("msssim", "lpips"):  # None: not asked for (or LPIPS unavailable)
+        values = [f[k] for f in frames]
+        out[k] = None if None in values else float(np.mean(values))
     out["frame_mean"] = {k: json_value(v) for k, v in summary["frame_mean"].items()}
     out["identical"] = summary["identical"]
     return out
 
 
-__all__ = ["evaluate_files", "METRICS"]
+__all__ = ["evaluate_files", "METRICS", "CHOICES", "DEFAULT_METRICS", "parse_metrics"]

@@ -11,3 +11,8 @@ def bytes_for_bpp(bpp: float, pixels: int) -> float:
 def bpp_of(nbytes: int, pixels: int) -> float:
     """The rate of a file of `nbytes` bytes holding `pixels` (W x H x frames)."""
     return nbytes * 8 / pixels
+
+
+def kbps(nbytes: int, frames: int, fps: float) -> float:
+    """The bit rate of `nbytes` spread over `frames` shown at `fps`: what x265 prints."""
+    return nbytes * 8 * float(fps) / frames / 1000

@@ -48,7 +48,7 @@ def open_video(path: str | os.PathLike, raw: RawSpec | None = None, *, max_frame
     except OSError as e:
         raise InputError(f"cannot read input video {p}: {e.strerror or e}") from e
     ext = p.suffix.lower()
-    if raw is not None and (head == MAGIC or ext == ".y4m" or ext in CONTAINER_EXTENSIONS):
+    if raw is not None and carries_own_geometry(p):
         kind = "y4m" if head == MAGIC or ext == ".y4m" else ext
         raise InputError(f"{p}: --input-size/--input-fps/--input-pix-fmt describe headerless raw input, "
                          f"but this {kind} file carries its own; leave them out")
@@ -66,6 +66,21 @@ def open_video(path: str | os.PathLike, raw: RawSpec | None = None, *, max_frame
     from .pyav_io import PyAVReader
 
     return PyAVReader(p)
+
+
+def carries_own_geometry(path: str | os.PathLike) -> bool:
+    """Whether a file says its own size and format (y4m by name or magic, a container by its
+    extension), so that raw-geometry options have nothing to describe."""
+    p = Path(path)
+    if is_stdio(p):
+        return False  # a pipe says nothing until read: raw options describe it
+    if p.suffix.lower() in CONTAINER_EXTENSIONS:
+        return True
+    try:
+        with open(p, "rb") as fh:
+            return fh.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
 
 
 def create_writer(path: str | os.PathLike, info: VideoInfo, *, overwrite: bool, crf: int | None = None) -> VideoWriter:
@@ -141,6 +156,7 @@ __all__ = [
     "VideoWriter",
     "open_video",
     "create_writer",
+    "carries_own_geometry",
     "probe",
     "read_rgb",
     "sample_clip_path",

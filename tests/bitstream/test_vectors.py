@@ -120,7 +120,7 @@ def test_golden_encode_is_reproduced(name, tmp_path):
     assert abs(rep.bytes / gold["bytes"] - 1) <= GOLDEN_BYTES_REL_TOL, (
         f"{rep.bytes} bytes, pinned {gold['bytes']}: if the encoder changed on purpose, re-pin GOLDEN_ENCODES")
     api.decode(a, tmp_path / "dec.y4m", api.DecodeOptions(device="cpu", progress=False))
-    ev = api.evaluate(src, tmp_path / "dec.y4m", lpips=False, device="cpu")
+    ev = api.evaluate(src, tmp_path / "dec.y4m", device="cpu")
     assert ev["psnr_yuv"] == pytest.approx(rep.psnr_yuv, abs=0.01)  # the report is the file's
     assert abs(ev["psnr_yuv"] - gold["psnr_yuv"]) <= GOLDEN_PSNR_TOL_DB, (
         f"decoded PSNR-YUV {ev['psnr_yuv']:.4f} dB, pinned {gold['psnr_yuv']}: if on purpose, re-pin GOLDEN_ENCODES")

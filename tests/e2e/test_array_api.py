@@ -54,7 +54,7 @@ def test_open_reports_the_clip_and_its_frames_match_the_encoders_psnr(rgb, encod
     assert frames.shape == (4, 48, 64, 3) and frames.dtype == np.uint8
     assert np.array_equal(np.stack(list(video)), frames) and np.array_equal(video.frame(2), frames[2])
     # the array coded as 4:4:4 full range: the decoded frames score what the encoder printed
-    assert _psnr(rgb, frames) == pytest.approx(report.psnr, abs=0.15)
+    assert _psnr(rgb, frames) == pytest.approx(report.psnr_rgb, abs=0.15)
 
 
 def test_frames_at_any_time_and_size(encoded):
@@ -74,3 +74,14 @@ def test_frames_at_any_time_and_size(encoded):
 def test_bad_arrays_are_refused(bad, match):
     with pytest.raises(InputError, match=match):
         nvcodec.encode(bad, steps=1)
+
+
+def test_evaluate_arrays_agrees_with_the_encoder_and_with_paths(rgb, encoded):
+    path, report = encoded
+    frames = nvcodec.open(path).frames()
+    scores = nvcodec.evaluate(rgb, frames)
+    assert scores["frames"] == 4 and scores["psnr_rgb"] == pytest.approx(_psnr(rgb, frames), abs=1e-5)
+    assert 0 < scores["msssim"] < 1 and len(scores["per_frame"]) == 4
+    assert nvcodec.evaluate(rgb, path)["psnr_rgb"] == pytest.approx(scores["psnr_rgb"], abs=1e-9)  # an .nvc path
+    same = nvcodec.evaluate(rgb, rgb, metrics=["psnr"])
+    assert same["identical"] and same["psnr_rgb"] is None and same["msssim"] is None

@@ -62,7 +62,7 @@ def test_eval_identical_is_null_psnr():
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["psnr_y"] is None and d["identical"] is True
-    assert d["ms_ssim"] == pytest.approx(1.0)
+    assert d["msssim"] == pytest.approx(1.0)
 
 
 def _one_line_error(r: subprocess.CompletedProcess, code: int) -> str:

@@ -4,6 +4,7 @@ pixel formats and quality, threads. Tiny clips and few steps: the conventions, n
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -174,3 +175,63 @@ def test_info_on_an_nvc_still_validates_its_model(nvc):
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["format"] == "nvc" and d["frames"] == 4 and sum(d["byte_split"].values()) == d["bytes"]
+
+
+# ------------------------------------------------------------------ JSON and eval
+
+def test_every_command_speaks_one_json_scheme(crop, nvc, tmp_path):
+    dec = tmp_path / "d.y4m"
+    outputs = {
+        "info": run_cli("info", crop, "--json"),
+        "encode": run_cli("encode", crop, "-o", tmp_path / "e.nvc", "--bpp", "2", "--steps", "1", "--json", "-q"),
+        "decode": run_cli("decode", nvc, "-o", dec, "--json", "-q"),
+    }
+    outputs["eval"] = run_cli("eval", crop, dec, "--json", "-q")
+    docs = {}
+    for command, r in outputs.items():
+        assert r.returncode == 0, (command, r.stderr)
+        docs[command] = json.loads(r.stdout)
+        assert docs[command]["schema_version"] == 1 and docs[command]["command"] == command
+    assert docs["info"]["input"] == str(crop) and docs["decode"]["input"] == str(nvc)
+    assert docs["eval"]["input"] == str(dec) and docs["eval"]["ref"] == str(crop)
+    for key in ("psnr_rgb", "psnr_yuv", "psnr_y", "psnr_u", "psnr_v", "bpp", "kbps"):
+        assert key in docs["encode"], key
+    assert "psnr" not in docs["encode"] and "ms_ssim" not in docs["eval"] and "per_frame" not in docs["eval"]
+    enc = docs["encode"]
+    assert enc["kbps"] == pytest.approx(enc["bytes"] * 8 * 25 / 4 / 1000)
+
+
+def test_eval_metrics_frames_and_per_frame(crop, nvc, tmp_path):
+    dec = tmp_path / "d.y4m"
+    assert run_cli("decode", nvc, "-o", dec, "-q").returncode == 0
+    r = run_cli("eval", crop, dec, "--metrics", "psnr", "--frames", "1:3", "--per-frame", "--json", "-q")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["frames"] == 2 and d["first_frame"] == 1 and d["msssim"] is None
+    assert [f["frame"] for f in d["per_frame"]] == [1, 2] and all(f["msssim"] is None for f in d["per_frame"])
+    full = json.loads(run_cli("eval", crop, dec, "--per-frame", "--json", "-q").stdout)
+    assert 0 < full["msssim"] <= 1
+    assert full["per_frame"][1]["psnr_y"] == pytest.approx(d["per_frame"][0]["psnr_y"])
+    assert "unknown metric" in one_error_line(run_cli("eval", crop, dec, "--metrics", "vmaf"), 1)
+    human = run_cli("eval", crop, dec, "--metrics", "psnr")
+    assert "MS-SSIM" not in human.stdout and "PSNR Y" in human.stdout
+
+
+def test_encode_ends_with_one_x265_style_line(crop, tmp_path):
+    r = run_cli("encode", crop, "-o", tmp_path / "o.nvc", "--bpp", "2", "--steps", "2")
+    assert r.returncode == 0, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(r"encoded 4 frames in [\d.]+ s \([\d.]+ fps\), [\d.]+ kb/s, [\d.]+ bpp \(target 2\), "
+                        r"PSNR-YUV [\d.]+ dB \(Y [\d.]+ U [\d.]+ V [\d.]+\), RGB [\d.]+ dB -> .*o\.nvc \(\d+ bytes\)",
+                        last), last
+    assert r.stdout == ""
+
+
+def test_progress_in_a_log_is_plain_lines(crop, tmp_path):
+    """stderr into a file: no carriage returns, each update once."""
+    r = run_cli("encode", crop, "-o", tmp_path / "o.nvc", "--bpp", "2", "--steps", "3")
+    assert r.returncode == 0 and "\r" not in r.stderr and "\x1b" not in r.stderr
+    fit_lines = [ln for ln in r.stderr.splitlines() if ln.startswith("fit: ")]
+    assert fit_lines and len(fit_lines) == len(set(fit_lines)) and fit_lines[-1].startswith("fit: [####################]")
+    q = run_cli("encode", crop, "-o", tmp_path / "q.nvc", "--bpp", "2", "--steps", "3", "-q")
+    assert q.returncode == 0 and q.stderr == ""
