@@ -215,8 +215,10 @@ def _encode(info: VideoInfo, frames: list, dst: Path, options: EncodeOptions, na
         # where the decibels go: the fitted model, its 8-bit grids and quantised weights (grids
         # coded losslessly), the file (HEVC grids)
         quantized = model_codec.model_from_quantized(model_codec.quantize_model(model, choice.weight_rel_step), device)
-        quality = measure_quality(decoded, {"float": model, "quantized": quantized}, info, frames, rgb, mask,
-                                  device=device)
+        with ProgressLine("quality check", enabled=options.progress) as line:
+            quality = measure_quality(decoded, {"float": model, "quantized": quantized}, info, frames, rgb, mask,
+                                      device=device, progress=lambda i, n: line.update(f"{bar(i / n)} {i}/{n} frames",
+                                                                                         force=i == n))
         atomic_write_bytes(dst, choice.data, overwrite=options.overwrite)
     return _encode_report(options, name, dst, info, device, sizing, fit_result, choice, container, quality,
                           time.perf_counter() - t0)
@@ -258,9 +260,10 @@ def _code(model: torch.nn.Module, header: StreamHeader, target_bytes: float, opt
 
     encoder_info = {"encoder": f"nvcodec {__version__}", "target_bpp": options.bpp, "fit_steps": fit_steps,
                     "seed": options.seed}
-    return search_rate(lambda step: model_codec.quantize_model(model, step), header, target_bytes,
-                       weight_rel_step=options.rate_model.weight_rel_step,
-                       tolerance=options.tolerance, preset=options.x265_preset, encoder_info=encoder_info)
+    with ProgressLine("rate search", enabled=options.progress) as line:
+        return search_rate(lambda step: model_codec.quantize_model(model, step), header, target_bytes,
+                           weight_rel_step=options.rate_model.weight_rel_step, tolerance=options.tolerance,
+                           preset=options.x265_preset, encoder_info=encoder_info, progress=line.update)
 
 
 def _encode_report(options: EncodeOptions, name: str, dst, info: VideoInfo, device, sizing, fit_result, choice,

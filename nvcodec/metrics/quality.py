@@ -8,7 +8,7 @@ report can say where the decibels go. With a mask, the masked pixels' RGB PSNR t
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -21,12 +21,13 @@ from .psnr import PsnrAccumulator, frame_errors, mse, psnr_from_mse
 
 def measure_quality(decoded: torch.nn.Module, references: Mapping[str, torch.nn.Module], info: VideoInfo,
                     frames: list[Frame], rgb: np.ndarray, mask: np.ndarray | None = None,
-                    device: torch.device | str = "cpu") -> dict[str, float | None]:
+                    device: torch.device | str = "cpu",
+                    progress: Callable[[int, int], None] | None = None) -> dict[str, float | None]:
     """PSNR of the decoded model's output as the decoder writes it (YUV at the source's format),
     and the RGB PSNR (`psnr_<name>`) of each model of `references` (the stages before the file).
 
     Keys: psnr_y/u/v/yuv/rgb (the decoded file; clip values from the mean MSE), psnr_<name>
-    per reference, and masked_psnr when `mask` marks any pixel.
+    per reference, and masked_psnr when `mask` marks any pixel. `progress(done, total)` after each frame.
     """
     acc = PsnrAccumulator(info.bit_depth)
     ref_mse: dict[str, list[float]] = {name: [] for name in references}
@@ -44,6 +45,8 @@ def measure_quality(decoded: torch.nn.Module, references: Mapping[str, torch.nn.
             d = (out_rgb[mask[t]].astype(np.float64) - rgb[t][mask[t]]) ** 2
             masked_se += float(d.sum())
             masked_n += d.size
+        if progress is not None:
+            progress(t + 1, len(frames))
     s = acc.summary()
     out = {k: s[k] for k in ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "psnr_rgb")}
     for name, mses in ref_mse.items():

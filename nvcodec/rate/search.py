@@ -54,12 +54,12 @@ def build_choice(q: QuantizedModel, header: StreamHeader, latent_qp: int | None,
 
 def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeader, target_bytes: float, *,
                 weight_rel_step: float, tolerance: float = 0.03, preset: str = "medium",
-                encoder_info: dict | None = None) -> RateChoice:
+                encoder_info: dict | None = None, progress: Callable[[str], None] | None = None) -> RateChoice:
     """The largest file <= target x (1 + tolerance) among the settings tried; EncodeError when none
     exists. A result below target x (1 - tolerance) carries the reason in `under_target`.
 
     `quantize(rel_step)` returns the quantised model for a weight step (the caller
-    owns the float model).
+    owns the float model); `progress` hears of each setting tried and its size.
     """
     upper = target_bytes * (1 + tolerance)
     lower = target_bytes * (1 - tolerance)
@@ -73,8 +73,6 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
         return dataclasses.replace(choice, under_target=f"{choice.size} bytes, {choice.size / target_bytes - 1:+.1%} "
                                                         f"of the target: {why}")
 
-    lossless_why = "the model with lossless grids is this small (a larger model would be needed to fill the target)"
-
     def build(lq: int | None, sq: int | None, step: float | None = None,
               qm: QuantizedModel | None = None) -> RateChoice:
         """The file for these settings; by default the current weight step and its quantised model."""
@@ -82,13 +80,15 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
         key = (lq, sq, step)
         if key not in cache:
             cache[key] = build_choice(qm or q, header, lq, sq, step, preset, encoder_info)
+            if progress is not None:
+                progress(_tried(cache[key], target_bytes, len(cache)))
         return cache[key]
 
     has_static = q.static is not None
     # lossless grids when they fit: best quality the model can give
     lossless = build(None, None)
     if lossless.size <= upper:
-        return under(lossless, lossless_why)
+        return under(lossless, _LOSSLESS_WHY)
     coarsest = build(MAX_QP, MAX_QP if has_static else None)
     # weights too large for the budget even with the coarsest grids: coarser weight steps
     while coarsest.size > upper and weight_rel_step < 1.0:
@@ -97,7 +97,7 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
         coarsest = build(MAX_QP, MAX_QP if has_static else None, weight_rel_step, q)
         lossless = build(None, None, weight_rel_step, q)
         if lossless.size <= upper:
-            return under(lossless, lossless_why + f" at the coarser weight step {weight_rel_step:.3g}")
+            return under(lossless, _LOSSLESS_WHY + f" at the coarser weight step {weight_rel_step:.3g}")
     if coarsest.size > upper:
         raise EncodeError(
             f"cannot reach {target_bytes:.0f} bytes: the smallest file this model allows is {coarsest.size} bytes "
@@ -131,6 +131,15 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
             break
         best = cand
     return under(best, why or f"the finest weight step tried ({step:.3g}) still leaves it short")
+
+
+_LOSSLESS_WHY = "the model with lossless grids is this small (a larger model would be needed to fill the target)"
+
+
+def _tried(choice: RateChoice, target_bytes: float, count: int) -> str:
+    grids = "lossless grids" if choice.latent_qp is None else f"grid QP {choice.latent_qp}/{choice.static_qp}"
+    return (f"{grids}, weight step {choice.weight_rel_step:.3g}: {choice.size} bytes "
+            f"(target {target_bytes:.0f}; {count} tried)")
 
 
 def describe(choice: RateChoice) -> dict:

@@ -126,3 +126,16 @@ def test_real_model_sizes_are_bounded_on_both_sides(real):
     assert landed >= 3  # most targets are hit, not merely reported
     c = search_rate(quantize, header, lossless * 2, weight_rel_step=STEP, tolerance=TOL)
     assert c.latent_qp is None and c.size == lossless and "lossless" in c.under_target
+
+
+def test_progress_hears_every_setting_tried_once(monkeypatch):
+    heard: list[str] = []
+
+    def build(q, header, lq, sq, st, preset, info):
+        return search.RateChoice(lq, sq, st, b"\0" * int(100 + 4000 * 0.97 ** (-6 if lq is None else lq)), q)
+
+    monkeypatch.setattr(search, "build_choice", build)
+    q = types.SimpleNamespace(static=object())
+    c = search_rate(lambda s: q, None, 2500, weight_rel_step=STEP, tolerance=TOL, progress=heard.append)
+    assert heard[0].startswith("lossless grids") and len(heard) == len(set(heard)) >= 3
+    assert heard[-1].endswith(f"{len(heard)} tried)") and any(f": {c.size} bytes" in h for h in heard)
