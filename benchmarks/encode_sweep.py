@@ -1,8 +1,9 @@
 """Decoded quality of real encodes while one encoder setting varies, everything else fixed.
 
 Each variant is a JSON object: `fit` (FitOptions fields over the encoder's "encode" preset,
-e.g. {"grid_smoothness": 0}) and/or `rate` (RateModel fields, e.g. {"weight_rel_step":
-0.0625, "bits_per_weight": 6}). Every variant encodes the same clip at the same --bpp and
+e.g. {"grid_smoothness": 0}), `rate` (RateModel fields, e.g. {"weight_rel_step":
+0.0625, "bits_per_weight": 6}) and/or `encode` (EncodeOptions fields over the sweep's, e.g.
+{"preset": "fast", "time_budget": null}: the preset's budget instead of --time). Every variant encodes the same clip at the same --bpp and
 --time; reported: the file's bpp, decoded PSNR-YUV and RGB (from the written file), the
 encoder's stages (fitted model, 8-bit grids + quantised weights, file), grid QPs, weight
 step, fit steps, samples per second. Variants run in order, then again in reverse order when
@@ -25,14 +26,14 @@ from .engine_ab import resolve_clip
 NAME = "encode_sweep"
 COLUMNS = ("clip", "variant", "round", "bpp_target", "time_s", "bpp", "psnr_yuv", "psnr_rgb", "stage_float",
            "stage_quantized", "latent_qp", "static_qp", "weight_rel_step", "weight_bytes", "fit_steps",
-           "samples_per_second")
+           "fit_seconds", "encode_seconds", "samples_per_second")
 
 
 def parse_variant(text: str) -> dict[str, dict[str, Any]]:
     v = json.loads(text)
-    if not isinstance(v, dict) or set(v) - {"fit", "rate"}:
-        raise SystemExit(f"a variant is a JSON object with keys 'fit' and/or 'rate', got {text!r}")
-    return {"fit": dict(v.get("fit", {})), "rate": dict(v.get("rate", {}))}
+    if not isinstance(v, dict) or set(v) - {"fit", "rate", "encode"}:
+        raise SystemExit(f"a variant is a JSON object with keys 'fit', 'rate' and/or 'encode', got {text!r}")
+    return {"fit": dict(v.get("fit", {})), "rate": dict(v.get("rate", {})), "encode": dict(v.get("encode", {}))}
 
 
 def run_variant(src, work, variant: dict, bpp: float, time_s: float, seed: int, threads: int | None) -> dict:
@@ -41,16 +42,17 @@ def run_variant(src, work, variant: dict, bpp: float, time_s: float, seed: int, 
 
     nvc, dec = work / "sweep.nvc", work / "sweep.y4m"
     fit = {**({"threads": threads} if threads else {}), **variant["fit"]}
-    rep = api.encode(src, nvc, api.EncodeOptions(bpp=bpp, time_budget=time_s, seed=seed, device="cpu", overwrite=True,
-                                                 progress=False, rate_model=RateModel(**variant["rate"]),
-                                                 fit_overrides=fit))
+    options = {"bpp": bpp, "time_budget": time_s, "seed": seed, "device": "cpu", "overwrite": True, "progress": False,
+               "rate_model": RateModel(**variant["rate"]), "fit_overrides": fit, **variant.get("encode", {})}
+    rep = api.encode(src, nvc, api.EncodeOptions(**options))
     api.decode(nvc, dec, api.DecodeOptions(device="cpu", overwrite=True, progress=False))
     ev = api.evaluate(src, dec, device="cpu")
     return {"bpp": rep.bpp, "psnr_yuv": ev["psnr_yuv"], "psnr_rgb": ev["psnr_rgb"],
             "stage_float": rep.psnr_stages.get("float"), "stage_quantized": rep.psnr_stages.get("quantized"),
             "latent_qp": rep.rate.get("latent_qp"), "static_qp": rep.rate.get("static_qp"),
             "weight_rel_step": rep.rate.get("weight_rel_step"), "weight_bytes": rep.byte_split.get("weights"),
-            "fit_steps": rep.fit_steps, "samples_per_second": rep.samples_per_second}
+            "fit_steps": rep.fit_steps, "fit_seconds": rep.fit_seconds, "encode_seconds": rep.encode_seconds,
+            "samples_per_second": rep.samples_per_second}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,13 +57,14 @@ def x265_at(clip: bdrate.Clip, target_bytes: int, preset: str) -> tuple[int, int
 
 def per_frame(clip: bdrate.Clip, decoded: Sequence, codec: str, nbytes: int) -> list[dict[str, Any]]:
     from nvcodec.metrics import frame_errors
+    from nvcodec.rate.bits import bpp_of
     from nvcodec.video.color import yuv_to_rgb
 
     rows = []
     for t, (ref, dist) in enumerate(zip(clip.frames, decoded)):
         e = frame_errors(ref, dist, clip.info.bit_depth, clip.rgb[t], yuv_to_rgb(dist, clip.info)).psnr()
         rows.append({"clip": clip.name, "frame": t, "codec": codec, "bytes": nbytes,
-                     "bpp": nbytes * 8 / clip.info.pixels, "psnr_y": e["psnr_y"], "psnr_yuv": e["psnr_yuv"],
+                     "bpp": bpp_of(nbytes, clip.info.pixels), "psnr_y": e["psnr_y"], "psnr_yuv": e["psnr_yuv"],
                      "psnr_rgb": e["psnr_rgb"]})
     return rows
 
