@@ -156,14 +156,19 @@ def frame_span(frames: int, frame_range: tuple[int | None, int | None] | None) -
 
 
 def load_source(src: str | os.PathLike, raw: RawSpec | None = None,
-                frame_range: tuple[int | None, int | None] | None = None) -> tuple[VideoInfo, list]:
+                frame_range: tuple[int | None, int | None] | None = None,
+                progress: bool = False) -> tuple[VideoInfo, list]:
     """The source frames (YUV planes) and their VideoInfo (frames = the selected count)."""
-    with open_video(src, raw, max_frames=None if frame_range is None else frame_range[1]) as reader:
+    with open_video(src, raw, max_frames=None if frame_range is None else frame_range[1]) as reader, \
+            ProgressLine("read", enabled=progress) as line:
         info = reader.info
         if info.frames <= 0:
             raise InputError(f"{src}: the video has no frames")
         a, b = frame_span(info.frames, frame_range)
-        frames = [reader.read(i) for i in range(a, b)]
+        frames = []
+        for i in range(a, b):
+            frames.append(reader.read(i))
+            line.update(f"{bar((i + 1 - a) / (b - a))} {i + 1 - a}/{b - a} frames", force=i + 1 == b)
     return info.replace(frames=len(frames)), frames
 
 
@@ -173,7 +178,7 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
     t0 = time.perf_counter()
     effort(options.preset)  # an unknown preset fails before any work
     dst = check_output_path(dst, options.overwrite)
-    info, frames = load_source(src, raw, options.frame_range)
+    info, frames = load_source(src, raw, options.frame_range, progress=options.progress)
     return encode_frames(info, frames, dst, options, name=str(src), started=t0)
 
 

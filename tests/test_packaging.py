@@ -1,0 +1,35 @@
+"""The codec installs without the benchmarks' plotting and BD-rate packages."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_ONLY = ("matplotlib", "bjontegaard")
+
+
+def _requirements(text: str) -> set[str]:
+    return {re.split(r"[<>=!\[ ]", line.strip(), maxsplit=1)[0].lower() for line in text.splitlines() if line.strip()}
+
+
+def test_bench_packages_are_an_extra_not_a_requirement():
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    core = _requirements(cfg["options"]["install_requires"])
+    extras = cfg["options.extras_require"]
+    assert not core & set(BENCH_ONLY)
+    assert set(BENCH_ONLY) <= _requirements(extras["bench"]) and set(BENCH_ONLY) <= _requirements(extras["test"])
+
+
+def test_the_codec_never_imports_them():
+    code = ("import sys, nvcodec.cli, nvcodec.api, nvcodec.arrays, nvcodec.metrics.evaluate; "
+            f"print([m for m in {BENCH_ONLY!r} if m in sys.modules])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
+    for path in (ROOT / "nvcodec").rglob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"^\s*(import|from)\s+(matplotlib|bjontegaard)\b", text, re.M), path
