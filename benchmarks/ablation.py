@@ -149,10 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                "PSNR-RGB", "delta vs paper"), digits=2),
     ]
     common.write_markdown(out / f"{NAME}.md", "NVTM ablations (paper Tables 5 and 6)", sections, meta)
-    common.write_meta(out, meta, settings)
-    common.remove_work(out)
-    say(f"results in {out}")
-    return 0
+    return common.finish(out, meta, settings)
 
 
 if __name__ == "__main__":

@@ -438,11 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plot_published(out / "uvg_published.png")
     common.write_markdown(out / f"{NAME}.md", "nvcodec vs x264 / x265: rate-distortion and BD-rate",
                           markdown_sections(rows, bd, settings), meta)
-    common.write_meta(out, meta, settings)
-    if not args.keep:
-        common.remove_work(out)
-    say(f"results in {out}")
-    return 0
+    return common.finish(out, meta, settings, keep_work=args.keep)
 
 
 if __name__ == "__main__":

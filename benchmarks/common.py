@@ -223,6 +223,15 @@ def write_meta(out: Path, meta: Mapping[str, Any], settings: Mapping[str, Any]) 
 
 # ------------------------------------------------------------------ CLI
 
+def finish(out: Path, meta: Mapping[str, Any], settings: Mapping[str, Any], keep_work: bool = False) -> int:
+    """A benchmark's last steps: meta.json, the work folder gone (unless kept), where the results are."""
+    write_meta(out, meta, settings)
+    if not keep_work:
+        remove_work(out)
+    say(f"results in {out}")
+    return 0
+
+
 def float_list(text: str) -> list[float]:
     """'0.05,0.1' -> [0.05, 0.1]."""
     try:

@@ -235,11 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "checkpoints themselves were measured.",
     ]
     common.write_markdown(out / f"{NAME}.md", "Encoding speed: PSNR vs wall time", sections, meta)
-    common.write_meta(out, meta, settings)
     say(verdict)
-    common.remove_work(out)
-    say(f"results in {out}")
-    return 0
+    return common.finish(out, meta, settings)
 
 
 if __name__ == "__main__":

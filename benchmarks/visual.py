@@ -149,11 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = {"clip": args.clip, "bpp": args.bpp, "time": args.time, "steps": args.steps, "frames": args.frames,
                 "frame": frame, "crop": list(box), "x265_preset": args.x265_preset, "x265_crf": crf,
                 "seed": args.seed, "device": args.device}
-    common.write_meta(out, common.machine_description(args.device), settings)
-    if not args.keep:
-        common.remove_work(out)
-    say(f"results in {out}")
-    return 0
+    return common.finish(out, common.machine_description(args.device), settings, keep_work=args.keep)
 
 
 if __name__ == "__main__":
