@@ -6,18 +6,15 @@ writes (the decoder's code path), never from the float model it fitted.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
-import numpy as np
-import torch
-
-from . import __version__
 from .defaults import DEFAULT_BPP, DEFAULT_MAX_DECODE_MACS, DEFAULT_PRESET
 from .bitstream.format import StreamHeader
 from .bitstream.reader import read_container, read_container_file
@@ -28,15 +25,18 @@ from .effort import effort
 from .errors import InputError
 from .fsutil import atomic_write_bytes, check_output_path, is_stdio
 from .metrics.psnr import json_value
-from .metrics.quality import measure_quality
+from .metrics.quality import combine_quality
+from .segment import SegmentCode, encode_segment, fit_budget, plan_segments
+from .fit.checkpoint import EncodeCheckpoint
 from .model.config import NVTMConfig
-from .rate.bits import bpp_of, bytes_for_bpp, kbps
+from .rate.bits import bpp_of, kbps
 from .rate.sizing import RateModel
+from .playback import SegmentedClip
 from .probe import info
 from .progress import ProgressLine, bar, eta
-from .render import output_size, output_times, render_frames
+from .render import output_size, output_times
 from .video import RawSpec, VideoInfo, create_writer, open_video
-from .video.color import rgb_to_uint8, rgb_to_yuv, yuv_to_rgb
+from .video.color import rgb_to_yuv
 from .video.images import is_png_target, write_png_frames
 from .video.rawyuv import with_pix_fmt
 
@@ -49,6 +49,8 @@ class EncodeOptions:
     time_budget: float | None = None  # fitting seconds, over the preset's
     steps: int | None = None  # fitting steps (deterministic), over the preset's and time_budget
     threads: int | None = None  # torch CPU threads for the whole encode (None: torch's default)
+    segment_frames: int | None = None  # frames a segment (whole GOPs); None: from the clip's size; 0: one segment
+    workers: int = 1  # segments fitted side by side, each in its own process
     seed: int = 0
     device: str = "auto"
     frame_range: tuple[int | None, int | None] | None = None
@@ -99,6 +101,8 @@ class EncodeReport:
     # RGB PSNR of each stage from the fit to the file: the fitted model ("float"), its 8-bit
     # grids and quantised weights ("quantized"), the decoded file ("decoded", = psnr)
     psnr_stages: dict[str, float | None] = field(default_factory=dict)
+    # each segment: first_frame, frames, bytes (of its one-segment part), psnr_yuv, fit_steps, rate
+    segments: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {k: json_value(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -174,12 +178,24 @@ def load_source(src: str | os.PathLike, raw: RawSpec | None = None,
 
 def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOptions,
            raw: RawSpec | None = None) -> EncodeReport:
-    """Fit NVTM to `src` and write `dst` (.nvc) at options.bpp; returns the honest report."""
+    """Fit NVTM to `src` and write `dst` (.nvc) at options.bpp; returns the honest report.
+
+    A long clip is cut into segments (`options.segment_frames`), each fitted on its own frames
+    only, so memory holds one segment at a time; `options.workers` fits them side by side."""
     t0 = time.perf_counter()
     effort(options.preset)  # an unknown preset fails before any work
     dst = check_output_path(dst, options.overwrite)
-    info, frames = load_source(src, raw, options.frame_range, progress=options.progress)
-    return encode_frames(info, frames, dst, options, name=str(src), started=t0)
+    with open_video(src, raw, max_frames=None if options.frame_range is None else options.frame_range[1]) as reader:
+        if reader.info.frames <= 0:
+            raise InputError(f"{src}: the video has no frames")
+        a, b = frame_span(reader.info.frames, options.frame_range)
+        info = reader.info.replace(frames=b - a)
+        plan = _plan(info, options)
+        if len(plan) == 1 or is_stdio(src):  # a pipe is read once: its frames stay in memory
+            frames = [reader.read(i) for i in range(a, b)]
+            return encode_frames(info, frames, dst, options, name=str(src), started=t0)
+    jobs = [(src, raw, (a + first, a + first + count)) for first, count in plan]
+    return _encode_segments(info, plan, jobs, dst, options, str(src), t0)
 
 
 def encode_frames(info: VideoInfo, frames: list, dst: str | os.PathLike, options: EncodeOptions, *,
@@ -187,46 +203,61 @@ def encode_frames(info: VideoInfo, frames: list, dst: str | os.PathLike, options
     """`encode` for frames already in memory: YUV planes (`video.Frame`) in the format `info`
     describes (`options.frame_range` was applied by whoever selected them)."""
     effort(options.preset)
-    with cpu_threads(options.threads):
-        return _encode(info, frames, check_output_path(dst, options.overwrite), options, name,
-                       time.perf_counter() if started is None else started)
-
-
-def _encode(info: VideoInfo, frames: list, dst: Path, options: EncodeOptions, name: str, t0: float) -> EncodeReport:
-    from .fit import EncodeCheckpoint, fit
+    t0 = time.perf_counter() if started is None else started
+    dst = check_output_path(dst, options.overwrite)
+    plan = _plan(info, options)
+    if len(plan) > 1:
+        jobs = [(info.replace(frames=count), frames[first:first + count]) for first, count in plan]
+        return _encode_segments(info, plan, jobs, dst, options, name, t0)
     from .masks import build_mask
-    from .model.nvtm import NVTM
-    from .rate.sizing import choose_config
 
     device = resolve_device(options.device)
     _say(options.progress, f"nvcodec: {name}: {info.width}x{info.height}, {info.frames} frames, "
                            f"{float(info.fps):.3f} fps, fitting on {device}")
-    rgb = np.stack([yuv_to_rgb(f, info) for f in frames])  # float32 [T, H, W, 3]
     mask = build_mask(options.mask_path, options.mask_boxes, info, seed=options.seed)
-    sizing = choose_config(info.width, info.height, info.frames, options.bpp, rate=options.rate_model,
-                           template=options.model_template, max_decode_macs=options.max_decode_macs)
-    model = NVTM(sizing.config, info.width, info.height, info.frames, seed=options.seed)
-    header = StreamHeader.from_video_info(info)
-    target_bytes = bytes_for_bpp(options.bpp, info.pixels)
-    with EncodeCheckpoint(_checkpoint_path(options, dst), owned=options.checkpoint_path is None) as ckpt:
-        fit_result = fit(model, torch.from_numpy(rgb_to_uint8(rgb)), _fit_options(options, header, target_bytes, ckpt.path, device),
-                         mask=None if mask is None else torch.from_numpy(mask))
-        ckpt.fitted(fit_result.steps)
-        model = model.eval()  # stays on the fitting device: quantize_model copies to the CPU
-        choice = _code(model, header, target_bytes, options, fit_result.steps)
-        # honest report: parse the bytes we are about to write, exactly as the decoder does
-        container = read_container(choice.data, known_types=model_codec.KNOWN_TYPES)
-        decoded = model_codec.model_from_container(container, device)
-        # where the decibels go: the fitted model, its 8-bit grids and quantised weights (grids
-        # coded losslessly), the file (HEVC grids)
-        quantized = model_codec.model_from_quantized(model_codec.quantize_model(model, choice.weight_rel_step), device)
-        with ProgressLine("quality check", enabled=options.progress) as line:
-            quality = measure_quality(decoded, {"float": model, "quantized": quantized}, info, frames, rgb, mask,
-                                      device=device, progress=lambda i, n: line.update(f"{bar(i / n)} {i}/{n} frames",
-                                                                                         force=i == n))
-        atomic_write_bytes(dst, choice.data, overwrite=options.overwrite)
-    return _encode_report(options, name, dst, info, device, sizing, fit_result, choice, container, quality,
-                          time.perf_counter() - t0)
+    with cpu_threads(options.threads), \
+            EncodeCheckpoint(_checkpoint_path(options, dst), owned=options.checkpoint_path is None) as ckpt:
+        code = encode_segment(info, frames, options, checkpoint=ckpt.path, device=device, mask=mask,
+                              fitted=ckpt.fitted)
+        atomic_write_bytes(dst, code.data, overwrite=options.overwrite)
+    return _encode_report(options, name, dst, info, device, [code], len(code.data), time.perf_counter() - t0)
+
+
+def _plan(info: VideoInfo, options: EncodeOptions) -> list[tuple[int, int]]:
+    from .model.presets import codec
+
+    if (options.mask_path is not None or options.mask_boxes is not None) and options.segment_frames:
+        raise InputError("inpainting masks are fitted as one segment: leave --segment-frames out")
+    if options.mask_path is not None or options.mask_boxes is not None:
+        return [(0, info.frames)]
+    gop = (options.model_template or codec()).gop_size
+    return plan_segments(info.frames, info.width, info.height, gop, options.segment_frames)
+
+
+def _encode_segments(info: VideoInfo, plan: list[tuple[int, int]], jobs: list, dst: Path, options: EncodeOptions,
+                     name: str, t0: float) -> EncodeReport:
+    """Fit every segment (in order, or in `options.workers` processes), join them, write the file."""
+    from .bitstream.segments import join_segments
+    from .bitstream.writer import write_container
+    from .parallel import run_segments
+
+    device = resolve_device(options.device)
+    budget = fit_budget(options, plan[0][1] * info.width * info.height)
+    _say(options.progress, f"nvcodec: {name}: {info.width}x{info.height}, {info.frames} frames in {len(plan)} "
+                           f"segments of up to {plan[0][1]} frames, fitting on {device} "
+                           + (f"(~{budget * len(plan) / max(options.workers, 1):.0f} s of fitting in all)"
+                              if budget else f"({options.steps} steps a segment)"))
+    ckpt = _checkpoint_path(options, dst)
+    codes = run_segments(jobs, options, [None if ckpt is None else f"{ckpt}.{k}" for k in range(len(plan))],
+                         t0, _say if options.progress else None)
+    parts = [read_container(c.data, known_types=model_codec.KNOWN_TYPES) for c in codes]
+    container = join_segments(StreamHeader.from_video_info(info), parts)
+    data = write_container(container)
+    atomic_write_bytes(dst, data, overwrite=options.overwrite)
+    if ckpt is not None and options.checkpoint_path is None:
+        for k in range(len(plan)):
+            Path(f"{ckpt}.{k}").unlink(missing_ok=True)
+    return _encode_report(options, name, dst, info, device, codes, len(data), time.perf_counter() - t0, container)
 
 
 def _checkpoint_path(options: EncodeOptions, dst: Path) -> str | None:
@@ -236,60 +267,30 @@ def _checkpoint_path(options: EncodeOptions, dst: Path) -> str | None:
     return None if is_stdio(dst) else str(dst) + ".ckpt"
 
 
-def _fit_options(options: EncodeOptions, header: StreamHeader, target_bytes: float, checkpoint: str | None,
-                 device: torch.device):
-    """The encode preset of the fit, with the file's own grid codec in the loop."""
-    from .fit import fit_preset
-    from .rate.coded_grids import coded_grids
-
-    rate = options.rate_model
-    budget = _fit_budget(options, header)
-    as_file = coded_grids(header, target_bytes, weight_rel_step=rate.weight_rel_step,
-                          tolerance=options.tolerance, preset=options.x265_preset)
-    return fit_preset(
-        "encode", steps=options.steps, time_budget=budget, device=str(device), seed=options.seed,
-        weight_rel_step=rate.weight_rel_step, checkpoint_path=checkpoint, resume=options.resume,
-        progress_bar=options.progress, **{"grid_codec": as_file, **options.fit_overrides})
-
-
-def _fit_budget(options: EncodeOptions, header: StreamHeader) -> float | None:
-    """Fitting seconds: --time, else none when --steps decides, else the preset's for this clip."""
-    if options.time_budget is not None or options.steps:
-        return options.time_budget
-    return effort(options.preset).fit_seconds(VideoInfo(**header.video_fields()).pixels)
-
-
-def _code(model: torch.nn.Module, header: StreamHeader, target_bytes: float, options: EncodeOptions, fit_steps: int):
-    """The file's bytes: the grid QP and weight step that land the size on the target."""
-    from .rate.search import search_rate
-
-    encoder_info = {"encoder": f"nvcodec {__version__}", "target_bpp": options.bpp, "fit_steps": fit_steps,
-                    "seed": options.seed}
-    with ProgressLine("rate search", enabled=options.progress) as line:
-        return search_rate(lambda step: model_codec.quantize_model(model, step), header, target_bytes,
-                           weight_rel_step=options.rate_model.weight_rel_step, tolerance=options.tolerance,
-                           preset=options.x265_preset, encoder_info=encoder_info, progress=line.update)
-
-
-def _encode_report(options: EncodeOptions, name: str, dst, info: VideoInfo, device, sizing, fit_result, choice,
-                   container, quality: Mapping[str, float | None], seconds: float) -> EncodeReport:
-    from .rate.search import describe as describe_rate
-    from .rate.sizing import describe
-
-    size = len(choice.data)
+def _encode_report(options: EncodeOptions, name: str, dst, info: VideoInfo, device, codes: list[SegmentCode],
+                   size: int, seconds: float, container=None) -> EncodeReport:
+    """The report of the written file: one segment's own values, or the segments' combined."""
+    quality = codes[0].quality if len(codes) == 1 else combine_quality([(c.frames, c.quality) for c in codes],
+                                                                         info.bit_depth)
+    fit_seconds = sum(c.fit["seconds"] for c in codes)
+    samples = sum(c.fit["samples"] for c in codes)
+    first = codes[0]
     return EncodeReport(
         input=name, output=str(dst), bytes=size, bpp=bpp_of(size, info.pixels),
         kbps=kbps(size, info.frames, info.fps), target_bpp=options.bpp,
         psnr_rgb=quality["psnr_rgb"], psnr_yuv=quality["psnr_yuv"], psnr_y=quality["psnr_y"],
         psnr_u=quality["psnr_u"], psnr_v=quality["psnr_v"],
-        encode_seconds=seconds, fit_seconds=fit_result.seconds, fit_steps=fit_result.steps,
-        samples_per_second=fit_result.samples_per_second, passes=fit_result.passes, fit_engine=fit_result.engine,
-        width=info.width, height=info.height, frames=info.frames,
+        encode_seconds=seconds, fit_seconds=fit_seconds, fit_steps=sum(c.fit["steps"] for c in codes),
+        samples_per_second=samples / max(fit_seconds, 1e-9), passes=samples / info.pixels,
+        fit_engine=first.fit["engine"], width=info.width, height=info.height, frames=info.frames,
         fps=f"{info.fps.numerator}/{info.fps.denominator}", device=str(device),
-        byte_split=byte_split(container), model=describe(sizing), rate=describe_rate(choice),
-        masked_psnr=quality.get("masked_psnr"),
+        byte_split=byte_split(container) if container is not None else first.byte_split,
+        model=first.model, rate=first.rate, masked_psnr=quality.get("masked_psnr"),
         psnr_stages={"float": quality["psnr_float"], "quantized": quality["psnr_quantized"],
                      "decoded": quality["psnr_rgb"]},
+        segments=[{"first_frame": a, "frames": c.frames, "bytes": len(c.data), "psnr_yuv": c.quality["psnr_yuv"],
+                   "fit_steps": c.fit["steps"], "rate": c.rate}
+                  for c, a in zip(codes, itertools.accumulate([0] + [c.frames for c in codes]))],
     )
 
 
@@ -312,7 +313,7 @@ def _decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOptio
         check_output_path(dst_path, options.overwrite)
     device = resolve_device(options.device)
     container = read_container_file(src, known_types=model_codec.KNOWN_TYPES)
-    model = model_codec.model_from_container(container, device)
+    clip = SegmentedClip(container, device)
     h = container.header
     out_format = VideoInfo(**h.video_fields())
     if options.pix_fmt is not None:
@@ -322,7 +323,7 @@ def _decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOptio
                         frame_range=options.frame_range)
     out_info = out_format.replace(width=width, height=height, frames=len(grid.times), fps=grid.fps)
     n = len(grid.times)
-    frames = _reporting(render_frames(model, grid.times, width, height, device=device), n, t0, progress,
+    frames = _reporting(clip.render(grid.times, width, height), n, t0, progress,
                         ProgressLine("decode", enabled=options.progress))
     if png:
         write_png_frames(dst_path, frames, n, overwrite=options.overwrite)

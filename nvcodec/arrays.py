@@ -28,6 +28,7 @@ from . import api
 from .errors import InputError
 from .video import Frame, VideoInfo
 from .video.base import default_matrix
+from .playback import SegmentedClip
 from .video.color import rgb_to_uint8, rgb_to_yuv, yuv_to_rgb
 
 
@@ -84,7 +85,7 @@ class Video:
         container = (read_container(bytes(source), known_types=known) if isinstance(source, (bytes, bytearray))
                      else read_container_file(source, known_types=known))
         self.info = VideoInfo(**container.header.video_fields())
-        self.model = model_codec.model_from_container(container, self.device)
+        self.clip = SegmentedClip(container, self.device)
 
     def __len__(self) -> int:
         return self.info.frames
@@ -117,11 +118,11 @@ class Video:
 
     def _render(self, times: Iterable[float], size: tuple[int, int] | None) -> Iterator[np.ndarray]:
         """As `nvcodec decode` writes them (YUV at the source's format), seen as RGB."""
-        from .render import output_size, render_frames
+        from .render import output_size
 
         w, h = output_size(self.info.width, self.info.height, self.info.chroma, size=size)
         out = self.info.replace(width=w, height=h)
-        for rgb in render_frames(self.model, [float(t) for t in times], w, h, device=self.device):
+        for rgb in self.clip.render([float(t) for t in times], w, h):
             yield rgb_to_uint8(yuv_to_rgb(rgb_to_yuv(rgb, out), out))
 
 

@@ -23,6 +23,7 @@ import click
 
 from . import __version__
 from .defaults import (DEFAULT_BPP, DEFAULT_CRF, DEFAULT_EVAL_METRICS, DEFAULT_MAX_DECODE_MACS, DEFAULT_PRESET,
+                       DEFAULT_SEGMENT_PIXELS,
                        DEMO_BPP, DEMO_TIME_BUDGET, EVAL_METRICS)
 from .effort import PRESETS, describe_presets
 from .errors import Interrupted, NvcodecError
@@ -258,6 +259,12 @@ def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, metrics: str
                    "0: no cap, the network widens with the budget].")
 @device_opt
 @click.option("--frames", "frame_range", metavar="N|A:B", help="Encode the first N source frames, or frames A..B-1.")
+@click.option("--segment-frames", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Frames a segment (whole GOPs): each segment is its own model, fitted with its own --time "
+                   f"and read on its own [default: as many as stay under {DEFAULT_SEGMENT_PIXELS // 10**6} "
+                   "Mpixel; 0: one segment].")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Segments fitted side by side, each in its own process with its share of the cores.")
 @click.option("--mask", "mask_path", type=click.Path(path_type=Path),
               help="Inpainting: a mask video/image; white pixels are left out of fitting.")
 @click.option("--mask-boxes", metavar="N:SIZE", help="Inpainting: N random SIZExSIZE boxes per frame left out of fitting.")
@@ -269,7 +276,7 @@ def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, metrics: str
 @json_opt
 @quiet_opt
 def encode(input_path: Path, output: Path, bpp: float, preset: str, time_budget, steps, seed: int, max_decode_macs,
-           device: str, frame_range, mask_path, mask_boxes, checkpoint, resume: bool, raw_size, raw_fps, raw_pix_fmt,
+           device: str, frame_range, segment_frames, workers: int, mask_path, mask_boxes, checkpoint, resume: bool, raw_size, raw_fps, raw_pix_fmt,
            threads, overwrite: bool, as_json: bool, quiet: bool) -> None:
     """Fit NVTM to a video and write it as an .nvc file at a target bpp.
 
@@ -286,6 +293,8 @@ def encode(input_path: Path, output: Path, bpp: float, preset: str, time_budget,
         seed=seed,
         device=device,
         frame_range=_parse_range(frame_range),
+        segment_frames=segment_frames,
+        workers=workers,
         **({} if max_decode_macs is None else {"max_decode_macs": max_decode_macs or None}),
         mask_path=mask_path,
         mask_boxes=_parse_boxes(mask_boxes),

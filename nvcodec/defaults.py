@@ -32,3 +32,7 @@ DEFAULT_CRF = 12
 #: measured; MS-SSIM costs ~0.5 s a CIF frame on 2 cores, LPIPS needs its weights)
 EVAL_METRICS = ("psnr", "msssim", "lpips")
 DEFAULT_EVAL_METRICS = ("psnr", "msssim")
+
+#: a segment's default size (`encode --segment-frames`): the most whole GOPs whose pixels stay
+#: under this, so that one segment's fit holds ~1 GB of frames and float RGB
+DEFAULT_SEGMENT_PIXELS = 64_000_000

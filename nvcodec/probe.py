@@ -48,7 +48,8 @@ def nvc_info(path: Path) -> dict[str, Any]:
     from .model.siren import synthesis_macs
 
     container = read_container_file(path, known_types=model_codec.KNOWN_TYPES)
-    q = model_codec.decode_model(container)  # validates the model chunks too
+    models = [model_codec.decode_model(container, seg.id) for seg in container.segments]  # validates them all
+    q = models[0]
     h = container.header
     size = path.stat().st_size
     enc = container.find(model_codec.ENCODER_INFO, 0)
@@ -60,7 +61,8 @@ def nvc_info(path: Path) -> dict[str, Any]:
         "chroma": h.chroma, "chroma_siting": h.chroma_siting, "bit_depth": h.bit_depth,
         "matrix": h.matrix, "color_range": h.color_range,
         "bytes": size, "bpp": bpp_of(size, VideoInfo(**h.video_fields()).pixels),
-        "segments": [{"id": s.id, "first_frame": s.first_frame, "frame_count": s.frame_count}
+        "segments": [{"id": s.id, "first_frame": s.first_frame, "frame_count": s.frame_count,
+                      "bytes": sum(r["bytes"] for r in chunk_table(container) if r["segment"] == s.id)}
                      for s in container.segments],
         "chunks": chunk_table(container),
         "byte_split": byte_split(container),

@@ -35,13 +35,29 @@ SETTINGS = {"bpp": 1.5, "steps": 25, "seed": 7}
 #: vector name -> the model family it is encoded with. tiny: the paper's family (with the
 #: alignment flow: every part of section 11); tiny_codec: the encoder's default family
 #: (`model.presets.codec()`, alignment "none": what `nvcodec encode` writes)
-VECTORS = {"tiny": "paper", "tiny_codec": "codec"}
+VECTORS = {"tiny": "paper", "tiny_codec": "codec", "tiny_segments": "codec"}
+#: vectors cut into segments (spec 10.8), name -> frames a segment; their family takes GOPs of
+#: that many frames, so that the 3 frames make 3 segments (version 1.1, one model each)
+SEGMENTED = {"tiny_segments": 1}
+#: settings of a vector where they differ from SETTINGS: a one-frame segment needs more bits
+#: per pixel than a whole clip for its model's fixed costs
+SETTINGS_OF = {"tiny_segments": {**SETTINGS, "bpp": 4.0}}
+
+
+def settings(name: str) -> dict:
+    return SETTINGS_OF.get(name, SETTINGS)
 #: decode name (the suffix of NAME.<decode>.y4m.xz and of the json key) -> DecodeOptions arguments
 DECODES = {"decode": {}, "decode_scale2_fps2": {"scale": 2, "fps_mult": 2}}
 
 
 def family(name: str) -> NVTMConfig:
-    return presets.family(VECTORS[name])
+    config = presets.family(VECTORS[name])
+    return config.replace(gop_size=SEGMENTED[name]) if name in SEGMENTED else config
+
+
+def segment_frames(name: str) -> int:
+    """The frames of each of the vector's segments (all of them when it is one segment)."""
+    return SEGMENTED.get(name, FRAMES)
 
 
 def make_input(path: Path) -> Path:
@@ -60,9 +76,10 @@ def make_input(path: Path) -> Path:
 
 
 def encode_vector(src: Path, dst: Path, name: str = "tiny") -> api.EncodeReport:
-    return api.encode(src, dst, api.EncodeOptions(bpp=SETTINGS["bpp"], steps=SETTINGS["steps"], seed=SETTINGS["seed"],
+    st = settings(name)
+    return api.encode(src, dst, api.EncodeOptions(bpp=st["bpp"], steps=st["steps"], seed=st["seed"],
                                                   device="cpu", overwrite=True, progress=False,
-                                                  model_template=family(name)))
+                                                  model_template=family(name), segment_frames=SEGMENTED.get(name, 0)))
 
 
 def sha256(path: Path) -> str:
@@ -90,7 +107,8 @@ def make(name: str, tmp: Path) -> dict:
     for key, p in decoded.items():
         (HERE / f"{name}.{key}.y4m.xz").write_bytes(lzma.compress(p.read_bytes(), preset=9))
     meta = {"nvcodec": __version__, "source": f"centre {CROP[0]}x{CROP[1]} crop of the first {FRAMES} frames "
-            "of nvcodec/video/data/cars_320x240_16f.y4m", "family": VECTORS[name], "settings": SETTINGS,
+            "of nvcodec/video/data/cars_320x240_16f.y4m", "family": VECTORS[name], "settings": settings(name),
+            **({"segment_frames": SEGMENTED[name]} if name in SEGMENTED else {}),
             "nvc_sha256": sha256(nvc), "bytes": rep.bytes, "psnr_yuv": rep.psnr_yuv,
             **{f"{key}_sha256": sha256(p) for key, p in decoded.items()}}
     (HERE / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")

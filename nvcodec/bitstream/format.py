@@ -19,7 +19,8 @@ from ..errors import BitstreamError, UnsupportedVersionError
 
 MAGIC = b"\x8bNVC\r\n\x1a\n"  # PNG-style: high bit, CR-LF, ^Z and LF catch text-mode mangling
 VERSION_MAJOR = 1
-VERSION_MINOR = 0
+VERSION_MINOR = 0  # what a one-segment file is written as (any 1.x reader decodes it)
+SEGMENTS_MINOR = 1  # version 1.1: several segments, each its own model (spec section 10.8)
 
 # file header: magic, major, minor, flags, header_size, width, height, frames, fps_num,
 # fps_den, chroma, siting, bit depth, matrix, range, 3 reserved bytes; then its CRC32
@@ -174,7 +175,7 @@ def pack_header(h: StreamHeader) -> bytes:
     def code(attr: str) -> int:
         return HEADER_ENUMS[attr][1][getattr(h, attr)]
 
-    return HEADER_STRUCT.pack(MAGIC, VERSION_MAJOR, VERSION_MINOR, h.flags, HEADER_SIZE, h.width, h.height,
+    return HEADER_STRUCT.pack(MAGIC, VERSION_MAJOR, h.version_minor, h.flags, HEADER_SIZE, h.width, h.height,
                               h.frames, h.fps_num, h.fps_den, code("chroma"), code("chroma_siting"), h.bit_depth,
                               code("matrix"), code("color_range"))
 

@@ -19,6 +19,7 @@ from .format import (
     SIDX,
     SIDX_ENTRY,
     VERSION_MAJOR,
+    SEGMENTS_MINOR,
     VERSION_MINOR,
     Container,
     StreamHeader,
@@ -49,9 +50,10 @@ def write_container(container: Container) -> bytes:
     Contents the format cannot carry raise EncodeError.
     """
     h = container.header
-    if (h.version_major, h.version_minor) != (VERSION_MAJOR, VERSION_MINOR):
-        raise EncodeError(f"this writer writes version {VERSION_MAJOR}.{VERSION_MINOR} only")
     segments = list(container.segments)
+    if h.version_major != VERSION_MAJOR or h.version_minor not in (VERSION_MINOR, SEGMENTS_MINOR):
+        raise EncodeError(f"this writer writes versions {VERSION_MAJOR}.{VERSION_MINOR} and "
+                          f"{VERSION_MAJOR}.{SEGMENTS_MINOR} only")
     try:
         validate_header(h)
         validate_segments(segments, h.frames)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..bitstream.format import SIDX, Chunk, Container, Segment, StreamHeader, chunk_table
+from ..bitstream.format import SEGMENTS_MINOR, SIDX, Chunk, Container, Segment, StreamHeader, chunk_table
 from ..errors import BitstreamError
 from ..model.config import NVTMConfig
 from ..model.nvtm import NVTM, weight_count
@@ -277,27 +277,34 @@ def model_from_quantized(q: QuantizedModel, device: torch.device | str = "cpu") 
     return model.to(device).eval()
 
 
-def decode_model(container: Container) -> QuantizedModel:
-    """Parse and validate the model chunks of a container (segment 0)."""
+def decode_model(container: Container, segment_id: int = 0) -> QuantizedModel:
+    """Parse and validate the model chunks of one segment (its frames counted from its first)."""
     h = container.header
+    if h.version_minor < SEGMENTS_MINOR and len(container.segments) != 1:
+        raise BitstreamError(f"a version {h.version_major}.{h.version_minor} file holds one segment, "
+                             f"this one lists {len(container.segments)}")
+    seg = next((s for s in container.segments if s.id == segment_id), None)
+    if seg is None:
+        raise BitstreamError(f"no segment {segment_id} in the file")
+    frames = seg.frame_count
 
     def need(type_: str) -> bytes:
-        chunk = container.find(type_, 0)
+        chunk = container.find(type_, segment_id)
         if chunk is None:
-            raise BitstreamError(f"missing required chunk {type_}")
+            raise BitstreamError(f"missing required chunk {type_} in segment {segment_id}")
         return chunk.payload
 
     for type_ in KNOWN_TYPES:
-        if sum(1 for c in container.chunks if c.type == type_ and c.segment == 0) > 1:
-            raise BitstreamError(f"duplicate chunk {type_}")
+        if sum(1 for c in container.chunks if c.type == type_ and c.segment == segment_id) > 1:
+            raise BitstreamError(f"duplicate chunk {type_} in segment {segment_id}")
     config = parse_config(need(CONFIG))
-    check_model_size(config, h.width, h.height, h.frames)
+    check_model_size(config, h.width, h.height, frames)
     # Nothing the size of the grids is allocated before the payloads prove they hold that much
     # data (a 12 kB file may declare a 1080p x 600-frame model): grid shapes come from the config
     # (as NVTM derives them), weight shapes from a shell with 2x2 grids and one frame (the
     # weights depend on the grids' level and feature counts only, not on their sizes).
-    n_latent = config.num_latent(h.frames)
-    shapes = config.grid_shapes(h.width, h.height, h.frames)
+    n_latent = config.num_latent(frames)
+    shapes = config.grid_shapes(h.width, h.height, frames)
     lat_shapes, sta_shapes = shapes.latent, shapes.static
     shell = _instantiate(config, 2, 2, 1)
     n_state = 4 * n_latent  # norm_bounds [num_latent, 4]
@@ -311,13 +318,13 @@ def decode_model(container: Container) -> QuantizedModel:
     static = None
     if config.use_static_grid:
         static = decode_grid_payload(need(STATIC), sta_shapes, STATIC)
-    elif container.find(STATIC, 0) is not None:
+    elif container.find(STATIC, segment_id) is not None:
         raise BitstreamError("GSTA chunk present but the model config has no static grid")
     weights = shell.weight_tensors()
     ints, steps = decode_weight_payload(need(WEIGHTS), [tuple(w.shape) for w in weights.values()])
-    return QuantizedModel(config, h.width, h.height, h.frames, latent, static, ints, steps, state, list(weights))
+    return QuantizedModel(config, h.width, h.height, frames, latent, static, ints, steps, state, list(weights))
 
 
-def model_from_container(container: Container, device: torch.device | str = "cpu") -> NVTM:
-    """The float model of a container: `model_from_quantized(decode_model(container))`."""
-    return model_from_quantized(decode_model(container), device)
+def model_from_container(container: Container, device: torch.device | str = "cpu", segment_id: int = 0) -> NVTM:
+    """The float model of one segment: `model_from_quantized(decode_model(container, segment_id))`."""
+    return model_from_quantized(decode_model(container, segment_id), device)

@@ -16,7 +16,7 @@ import torch
 from ..render import render_frames
 from ..video import Frame, VideoInfo
 from ..video.color import rgb_to_yuv, yuv_to_rgb
-from .psnr import PsnrAccumulator, frame_errors, mse, psnr_from_mse
+from .psnr import PsnrAccumulator, combine_yuv, frame_errors, mse, mse_from_psnr, peak_for_bit_depth, psnr_from_mse
 
 
 def measure_quality(decoded: torch.nn.Module, references: Mapping[str, torch.nn.Module], info: VideoInfo,
@@ -56,4 +56,26 @@ def measure_quality(decoded: torch.nn.Module, references: Mapping[str, torch.nn.
     return out
 
 
-__all__ = ["measure_quality"]
+__all__ = ["measure_quality", "combine_quality"]
+
+
+def combine_quality(parts: list[tuple[int, Mapping[str, float | None]]], bit_depth: int) -> dict[str, float | None]:
+    """The clip's values from its segments' (frames, measure_quality result): each PSNR is that of
+    the frame-weighted mean MSE (what one measurement over the whole clip gives); psnr_yuv is
+    the 6:1:1 combination of the combined planes."""
+    total = sum(n for n, _ in parts)
+    peaks = {"psnr_y": peak_for_bit_depth(bit_depth), "psnr_u": peak_for_bit_depth(bit_depth),
+             "psnr_v": peak_for_bit_depth(bit_depth)}
+    out: dict[str, float | None] = {}
+    for key in parts[0][1]:
+        if key in ("psnr_yuv", "masked_psnr"):
+            continue
+        values = [q.get(key) for _, q in parts]
+        if any(v is None for v in values):
+            out[key] = None
+            continue
+        peak = peaks.get(key, 1.0)
+        mean = sum(n * mse_from_psnr(v, peak) for (n, _), v in zip(parts, values)) / total
+        out[key] = psnr_from_mse(mean, peak)
+    out["psnr_yuv"] = combine_yuv(out.get("psnr_y"), out.get("psnr_u"), out.get("psnr_v"))
+    return out

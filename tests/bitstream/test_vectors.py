@@ -30,6 +30,7 @@ VECTORS = Path(__file__).resolve().parents[2] / "bitstream_spec" / "vectors"
 GOLDEN_ENCODES = {
     "tiny": {"bytes": 3529, "psnr_yuv": 23.4616},  # paper family
     "tiny_codec": {"bytes": 3551, "psnr_yuv": 24.3148},  # the encoder's default family
+    "tiny_segments": {"bytes": 9282, "psnr_yuv": 26.6184},  # three one-frame segments (version 1.1)
 }
 #: CPU-to-CPU spread allowed around GOLDEN_ENCODES. Another CPU changes only float rounding in
 #: the fit (seen as the last bits of the stored grid ranges and weight scales); with torch's
@@ -107,7 +108,7 @@ def test_golden_encode_is_reproduced(name, tmp_path):
 
     fresh, stored = api.info(a), api.info(VECTORS / f"{name}.nvc")
     w, h = MV.CROP
-    cfg = choose_config(w, h, MV.FRAMES, MV.SETTINGS["bpp"], template=MV.family(name)).config
+    cfg = choose_config(w, h, MV.segment_frames(name), MV.settings(name)["bpp"], template=MV.family(name)).config
     assert fresh["model"] == stored["model"] == cfg.to_dict()
     assert [(c["type"], c["required"]) for c in fresh["chunks"]] == [(c["type"], c["required"]) for c in stored["chunks"]]
     sized = {"header", "SIDX", "MCFG", "MSTA", "ENCI", "NEND"}  # their sizes follow from the header and config
@@ -115,7 +116,7 @@ def test_golden_encode_is_reproduced(name, tmp_path):
             == {c["type"]: c["bytes"] for c in stored["chunks"] if c["type"] in sized})
 
     gold = GOLDEN_ENCODES[name]
-    target = MV.SETTINGS["bpp"] * w * h * MV.FRAMES / 8
+    target = MV.settings(name)["bpp"] * w * h * MV.FRAMES / 8
     assert rep.bytes == a.stat().st_size <= target * 1.03
     assert abs(rep.bytes / gold["bytes"] - 1) <= GOLDEN_BYTES_REL_TOL, (
         f"{rep.bytes} bytes, pinned {gold['bytes']}: if the encoder changed on purpose, re-pin GOLDEN_ENCODES")
@@ -124,3 +125,23 @@ def test_golden_encode_is_reproduced(name, tmp_path):
     assert ev["psnr_yuv"] == pytest.approx(rep.psnr_yuv, abs=0.01)  # the report is the file's
     assert abs(ev["psnr_yuv"] - gold["psnr_yuv"]) <= GOLDEN_PSNR_TOL_DB, (
         f"decoded PSNR-YUV {ev['psnr_yuv']:.4f} dB, pinned {gold['psnr_yuv']}: if on purpose, re-pin GOLDEN_ENCODES")
+
+
+def test_segmented_vector_is_three_segments_of_version_1_1(tmp_path):
+    """tiny_segments: three independently decodable models; a range inside one segment
+    decodes to the same samples as that range of the whole decode (only its model is built)."""
+    from nvcodec import api
+    from nvcodec.video import open_video
+
+    nvc = VECTORS / "tiny_segments.nvc"
+    info = api.info(nvc)
+    assert info["version"] == "1.1"
+    assert [(s["id"], s["first_frame"], s["frame_count"]) for s in info["segments"]] == [(0, 0, 1), (1, 1, 1), (2, 2, 1)]
+    assert sum(s["bytes"] for s in info["segments"]) + info["byte_split"]["header"] >= info["bytes"] * 0.5
+    whole, part = tmp_path / "whole.y4m", tmp_path / "part.y4m"
+    api.decode(nvc, whole, api.DecodeOptions(device="cpu", progress=False))
+    api.decode(nvc, part, api.DecodeOptions(device="cpu", progress=False, frame_range=(1, 3)))
+    with open_video(whole) as w, open_video(part) as p:
+        assert len(p) == 2
+        for i in range(2):
+            assert all(np.array_equal(a, b) for a, b in zip(w.read(1 + i).planes, p.read(i).planes))

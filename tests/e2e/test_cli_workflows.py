@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from nvcodec import api
-from nvcodec.bitstream.format import StreamHeader
 from nvcodec.effort import MIN_FIT_SECONDS, PRESETS, effort
 from nvcodec.errors import InputError, OutputError
-from nvcodec.video import VideoInfo, open_video
+from nvcodec.segment import fit_budget
+from nvcodec.video import open_video
 
 
 def run_cli(*args) -> subprocess.CompletedProcess:
@@ -59,10 +59,10 @@ def test_presets_scale_the_budget_with_the_clip():
 
 
 def test_time_and_steps_override_the_preset():
-    header = StreamHeader.from_video_info(VideoInfo(width=352, height=288, frames=60, fps=25))
-    assert api._fit_budget(api.EncodeOptions(preset="slow"), header) == pytest.approx(182.5, abs=0.1)
-    assert api._fit_budget(api.EncodeOptions(preset="slow", time_budget=7.0), header) == 7.0
-    assert api._fit_budget(api.EncodeOptions(preset="slow", steps=10), header) is None
+    pixels = 352 * 288 * 60
+    assert fit_budget(api.EncodeOptions(preset="slow"), pixels) == pytest.approx(182.5, abs=0.1)
+    assert fit_budget(api.EncodeOptions(preset="slow", time_budget=7.0), pixels) == 7.0
+    assert fit_budget(api.EncodeOptions(preset="slow", steps=10), pixels) is None
 
 
 def test_unknown_preset_refused_before_any_work(crop, tmp_path):

@@ -1,0 +1,130 @@
+"""Long clips as segments: planning, joining, decoding by segment, the same bytes for any worker count."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nvcodec import api
+from nvcodec.bitstream.format import Chunk, Container, Segment, StreamHeader
+from nvcodec.bitstream.reader import read_container
+from nvcodec.bitstream.segments import join_segments, segment_at
+from nvcodec.compress import model_codec
+from nvcodec.errors import BitstreamError, InputError
+from nvcodec.metrics.quality import combine_quality
+from nvcodec.segment import plan_segments
+from nvcodec.video import open_video
+
+
+def test_plan_cuts_whole_gops_and_keeps_small_clips_whole():
+    assert plan_segments(60, 352, 288, 10) == [(0, 60)]  # 6 Mpixel: one segment by default
+    assert plan_segments(300, 1280, 720, 10) == [(a, 60) for a in range(0, 300, 60)]  # 64 Mpixel each
+    assert plan_segments(95, 64, 64, 10, segment_frames=25) == [(0, 20), (20, 20), (40, 20), (60, 20), (80, 15)]
+    assert plan_segments(95, 64, 64, 10, segment_frames=3) == [(a, min(10, 95 - a)) for a in range(0, 95, 10)]
+    assert plan_segments(95, 64, 64, 10, segment_frames=0) == [(0, 95)]
+    assert plan_segments(20, 64, 64, 10, segment_frames=40) == [(0, 20)]
+    assert plan_segments(64, 64, 64, 10, segment_frames=20) == [(0, 20), (20, 20), (40, 24)]  # a short rest joins
+
+
+def test_join_relabels_each_part_and_times_find_their_segment():
+    header = StreamHeader(width=8, height=8, frames=5, fps_num=25)
+    parts = [Container(dataclasses.replace(header, frames=n), [Segment(0, 0, n)], [Chunk("MCFG", bytes([k]))])
+             for k, n in enumerate((2, 2, 1))]
+    joined = join_segments(header, parts)
+    assert joined.header.version_minor == 1 and [c.segment for c in joined.chunks] == [0, 1, 2]
+    assert [(s.first_frame, s.frame_count) for s in joined.segments] == [(0, 2), (2, 2), (4, 1)]
+    assert [segment_at(joined.segments, t).id for t in (-0.5, 0, 1.5, 1.99, 2, 3.5, 4, 4.5, 9)] == [0, 0, 0, 0, 1, 1, 2, 2, 2]
+    assert join_segments(dataclasses.replace(header, frames=2), parts[:1]).header.version_minor == 0
+
+
+def test_combined_quality_is_that_of_the_mean_mse():
+    def q(mse_y, mse_rgb):
+        p = lambda m, peak: 10 * np.log10(peak ** 2 / m)  # noqa: E731
+        return {"psnr_y": p(mse_y, 255), "psnr_u": p(4.0, 255), "psnr_v": p(4.0, 255), "psnr_rgb": p(mse_rgb, 1),
+                "psnr_yuv": None, "psnr_float": p(mse_rgb, 1), "psnr_quantized": p(mse_rgb, 1)}
+
+    out = combine_quality([(30, q(10.0, 1e-3)), (10, q(50.0, 5e-3))], 8)
+    assert out["psnr_y"] == pytest.approx(10 * np.log10(255 ** 2 / 20.0))  # (30*10 + 10*50) / 40
+    assert out["psnr_rgb"] == pytest.approx(10 * np.log10(1 / 2e-3))
+    assert out["psnr_yuv"] == pytest.approx((6 * out["psnr_y"] + 2 * out["psnr_u"]) / 8)
+
+
+@pytest.fixture(scope="module")
+def clip(sample_crop, tmp_path_factory):
+    return sample_crop(tmp_path_factory.mktemp("seg") / "c.y4m", 64, 48, 12)
+
+
+@pytest.fixture(scope="module")
+def segmented(clip, tmp_path_factory):
+    """12 frames in three segments of 4 (a family with 4-frame GOPs), 8 steps each, one worker."""
+    from nvcodec.model.presets import codec
+
+    out = tmp_path_factory.mktemp("seg_out")
+    opts = api.EncodeOptions(bpp=1.5, steps=8, device="cpu", progress=False, segment_frames=4,
+                             model_template=codec().replace(gop_size=4))
+    report = api.encode(clip, out / "w1.nvc", opts)
+    return out, opts, report
+
+
+def test_three_segments_round_trip_with_the_reported_psnr(clip, segmented, tmp_path):
+    out, _, report = segmented
+    nvc = out / "w1.nvc"
+    assert [(s["first_frame"], s["frames"]) for s in report.segments] == [(0, 4), (4, 4), (8, 4)]
+    container = read_container(nvc.read_bytes(), known_types=model_codec.KNOWN_TYPES)
+    assert container.header.version_minor == 1 and len(container.segments) == 3
+    assert report.bytes == nvc.stat().st_size <= 1.5 * 64 * 48 * 12 / 8 * 1.03
+    api.decode(nvc, tmp_path / "d.y4m", api.DecodeOptions(device="cpu", progress=False))
+    ev = api.evaluate(clip, tmp_path / "d.y4m", metrics=["psnr"], device="cpu")
+    assert ev["psnr_yuv"] == pytest.approx(report.psnr_yuv, abs=0.01)
+    info = api.info(nvc)
+    assert [s["frame_count"] for s in info["segments"]] == [4, 4, 4] and all(s["bytes"] > 0 for s in info["segments"])
+
+
+def test_a_range_across_a_boundary_decodes_as_the_whole(segmented, tmp_path):
+    out, _, _ = segmented
+    nvc = out / "w1.nvc"
+    api.decode(nvc, tmp_path / "all.y4m", api.DecodeOptions(device="cpu", progress=False, fps_mult=2))
+    api.decode(nvc, tmp_path / "mid.y4m", api.DecodeOptions(device="cpu", progress=False, fps_mult=2,
+                                                            frame_range=(3, 6)))
+    with open_video(tmp_path / "all.y4m") as a, open_video(tmp_path / "mid.y4m") as m:
+        assert len(m) == 6  # source frames 3, 3.5, 4, 4.5, 5, 5.5: two segments
+        for i in range(len(m)):
+            assert all(np.array_equal(x, y) for x, y in zip(a.read(6 + i).planes, m.read(i).planes)), i
+
+
+def test_workers_give_the_same_bytes(clip, segmented):
+    out, opts, _ = segmented
+    api.encode(clip, out / "w2.nvc", dataclasses.replace(opts, workers=2))
+    assert (out / "w2.nvc").read_bytes() == (out / "w1.nvc").read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == ["w1.nvc", "w2.nvc"]  # no segment checkpoints left
+
+
+def test_cli_segments_and_workers(sample_crop, tmp_path):
+    clip = sample_crop(tmp_path / "c16.y4m", 64, 48, 16)
+    r = subprocess.run([sys.executable, "-m", "nvcodec", "encode", str(clip), "-o", str(tmp_path / "o.nvc"), "--bpp",
+                        "1.5", "--steps", "3", "--segment-frames", "10", "--workers", "2", "--device", "cpu"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "2 segments of up to 10 frames" in r.stderr and "segment 2/2:" in r.stderr
+    info = json.loads(subprocess.run([sys.executable, "-m", "nvcodec", "info", str(tmp_path / "o.nvc"), "--json"],
+                                     capture_output=True, text=True, timeout=120).stdout)
+    assert info["version"] == "1.1" and [s["frame_count"] for s in info["segments"]] == [10, 6]
+
+
+def test_a_version_1_0_file_of_several_segments_is_refused(segmented):
+    out, _, _ = segmented
+    container = read_container((out / "w1.nvc").read_bytes(), known_types=model_codec.KNOWN_TYPES)
+    old = dataclasses.replace(container, header=dataclasses.replace(container.header, version_minor=0))
+    with pytest.raises(BitstreamError, match="holds one segment"):
+        model_codec.decode_model(old, 1)
+
+
+def test_masks_stay_one_segment(clip, tmp_path):
+    with pytest.raises(InputError, match="one segment"):
+        api.encode(clip, tmp_path / "o.nvc", api.EncodeOptions(steps=1, mask_boxes=(1, 8), segment_frames=4,
+                                                               progress=False))
