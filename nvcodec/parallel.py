@@ -47,6 +47,7 @@ def run_segments(jobs: Sequence[Job], options: Any, checkpoints: Sequence[str | 
 def _encode_job(job: Job, options: Any, checkpoint: str | None) -> SegmentCode:
     """One segment, in whatever process runs it: read its frames (if not given), fit, code."""
     from .device import cpu_threads, resolve_device
+    from .fit.checkpoint import EncodeCheckpoint
     from .segment import encode_segment
     from .video import open_video
 
@@ -56,8 +57,11 @@ def _encode_job(job: Job, options: Any, checkpoint: str | None) -> SegmentCode:
             info, frames = reader.info.replace(frames=b - a), [reader.read(i) for i in range(a, b)]
     else:
         info, frames = job
-    with cpu_threads(options.threads):
-        return encode_segment(info, frames, options, checkpoint=checkpoint, device=resolve_device(options.device))
+    # the segment checkpoints stay until the whole file is written (the caller removes them), so
+    # that a resume skips every segment fitted so far straight to its coding
+    with cpu_threads(options.threads), EncodeCheckpoint(checkpoint, owned=False) as ckpt:
+        return encode_segment(info, frames, options, checkpoint=ckpt.path, device=resolve_device(options.device),
+                              fitted=ckpt.fitted)
 
 
 def _told(say: Callable[[bool, str], None] | None, done: int, total: int, code: SegmentCode, t0: float) -> None:

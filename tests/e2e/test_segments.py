@@ -128,3 +128,31 @@ def test_masks_stay_one_segment(clip, tmp_path):
     with pytest.raises(InputError, match="one segment"):
         api.encode(clip, tmp_path / "o.nvc", api.EncodeOptions(steps=1, mask_boxes=(1, 8), segment_frames=4,
                                                                progress=False))
+
+
+def test_ctrl_c_in_a_later_segment_keeps_what_was_fitted_and_resumes(clip, segmented, tmp_path, monkeypatch):
+    """Interrupted in segment 2's rate search: segments 1 and 2 keep their finished fits; the
+    resumed encode writes the very file an uninterrupted one does."""
+    import nvcodec.rate.search as search
+    from nvcodec.errors import Interrupted
+
+    out, opts, _ = segmented
+    real, calls = search.search_rate, []
+
+    def second_segment_interrupted(*a, **k):
+        if k.get("progress") is not None:  # the final rate search of a segment (not the fit's)
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(search, "search_rate", second_segment_interrupted)
+    dst = tmp_path / "o.nvc"
+    with pytest.raises(Interrupted, match=r"after fitting .*o\.nvc\.ckpt\.1") as e:
+        api.encode(clip, dst, opts)
+    assert e.value.checkpoint.endswith(".ckpt.1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.nvc.ckpt.0", "o.nvc.ckpt.1"]
+    monkeypatch.setattr(search, "search_rate", real)
+    api.encode(clip, dst, dataclasses.replace(opts, resume=True))
+    assert dst.read_bytes() == (out / "w1.nvc").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.nvc"]
