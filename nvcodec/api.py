@@ -36,6 +36,7 @@ from .probe import info
 from .progress import ProgressLine, bar, eta
 from .render import output_size, output_times
 from .video import RawSpec, VideoInfo, create_writer, open_video
+from .video.base import frame_span
 from .video.color import rgb_to_yuv
 from .video.images import is_png_target, write_png_frames
 from .video.rawyuv import with_pix_fmt
@@ -149,31 +150,30 @@ def _say(enabled: bool, msg: str) -> None:
 
 # ------------------------------------------------------------------ encode
 
-def frame_span(frames: int, frame_range: tuple[int | None, int | None] | None) -> tuple[int, int]:
-    a, b = 0, frames
-    if frame_range is not None:
-        a = frame_range[0] or 0
-        b = frames if frame_range[1] is None else min(frame_range[1], frames)
-    if not 0 <= a < b:
-        raise InputError(f"frame range {a}:{b} selects no frame of a {frames}-frame video")
-    return a, b
-
-
 def load_source(src: str | os.PathLike, raw: RawSpec | None = None,
                 frame_range: tuple[int | None, int | None] | None = None,
                 progress: bool = False) -> tuple[VideoInfo, list]:
     """The source frames (YUV planes) and their VideoInfo (frames = the selected count)."""
-    with open_video(src, raw, max_frames=None if frame_range is None else frame_range[1]) as reader, \
-            ProgressLine("read", enabled=progress) as line:
-        info = reader.info
-        if info.frames <= 0:
-            raise InputError(f"{src}: the video has no frames")
-        a, b = frame_span(info.frames, frame_range)
+    with open_video(src, raw, max_frames=None if frame_range is None else frame_range[1]) as reader:
+        info, a, b = _selected(reader, src, frame_range)
+        return info, _read(reader, a, b, progress)
+
+
+def _selected(reader, src, frame_range: tuple[int | None, int | None] | None) -> tuple[VideoInfo, int, int]:
+    """The selected frames A..B-1 of an open video, and its VideoInfo with their count."""
+    if reader.info.frames <= 0:
+        raise InputError(f"{src}: the video has no frames")
+    a, b = frame_span(reader.info.frames, frame_range)
+    return reader.info.replace(frames=b - a), a, b
+
+
+def _read(reader, a: int, b: int, progress: bool) -> list:
+    with ProgressLine("read", enabled=progress) as line:
         frames = []
         for i in range(a, b):
             frames.append(reader.read(i))
             line.update(f"{bar((i + 1 - a) / (b - a))} {i + 1 - a}/{b - a} frames", force=i + 1 == b)
-    return info.replace(frames=len(frames)), frames
+        return frames
 
 
 def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOptions,
@@ -186,13 +186,10 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
     effort(options.preset)  # an unknown preset fails before any work
     dst = check_output_path(dst, options.overwrite)
     with open_video(src, raw, max_frames=None if options.frame_range is None else options.frame_range[1]) as reader:
-        if reader.info.frames <= 0:
-            raise InputError(f"{src}: the video has no frames")
-        a, b = frame_span(reader.info.frames, options.frame_range)
-        info = reader.info.replace(frames=b - a)
+        info, a, b = _selected(reader, src, options.frame_range)
         plan = _plan(info, options)
         if len(plan) == 1 or is_stdio(src):  # a pipe is read once: its frames stay in memory
-            frames = [reader.read(i) for i in range(a, b)]
+            frames = _read(reader, a, b, options.progress)
             return encode_frames(info, frames, dst, options, name=str(src), started=t0)
     jobs = [(src, raw, (a + first, a + first + count)) for first, count in plan]
     return _encode_segments(info, plan, jobs, dst, options, str(src), t0)

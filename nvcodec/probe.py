@@ -50,6 +50,7 @@ def nvc_info(path: Path) -> dict[str, Any]:
     container = read_container_file(path, known_types=model_codec.KNOWN_TYPES)
     models = [model_codec.decode_model(container, seg.id) for seg in container.segments]  # validates them all
     q = models[0]
+    chunks = chunk_table(container)
     h = container.header
     size = path.stat().st_size
     enc = container.find(model_codec.ENCODER_INFO, 0)
@@ -62,9 +63,9 @@ def nvc_info(path: Path) -> dict[str, Any]:
         "matrix": h.matrix, "color_range": h.color_range,
         "bytes": size, "bpp": bpp_of(size, VideoInfo(**h.video_fields()).pixels),
         "segments": [{"id": s.id, "first_frame": s.first_frame, "frame_count": s.frame_count,
-                      "bytes": sum(r["bytes"] for r in chunk_table(container) if r["segment"] == s.id)}
+                      "bytes": sum(r["bytes"] for r in chunks if r["segment"] == s.id)}
                      for s in container.segments],
-        "chunks": chunk_table(container),
+        "chunks": chunks,
         "byte_split": byte_split(container),
         "model": q.config.to_dict(),
         "decode_macs_per_pixel": synthesis_macs(q.config.base),

@@ -23,6 +23,7 @@ from ..defaults import DEFAULT_EVAL_METRICS, EVAL_METRICS
 from ..errors import InputError
 from ..progress import ProgressLine, bar
 from ..video import RawSpec, VideoInfo, VideoReader, carries_own_geometry, open_video
+from ..video.base import frame_span
 from ..video.color import yuv_to_rgb
 from .lpips import MIN_SIDE, Lpips, LpipsUnavailable, load_lpips, lpips_rgb
 from .msssim import ms_ssim_rgb
@@ -65,7 +66,7 @@ def evaluate_files(
     wanted = parse_metrics(metrics)
     with _open(ref_path, raw) as ref, _open(dist_path, raw) as dist:
         _check_aligned(ref, dist, ref_path, dist_path)
-        first, end = _span(len(ref), frame_range)
+        first, end = frame_span(len(ref), frame_range)
         planes = _comparable_planes(ref.info, dist.info)
         model, lpips_reason = _lpips_model("lpips" in wanted, ref.info, device)
         acc = PsnrAccumulator(ref.info.bit_depth)
@@ -100,14 +101,6 @@ def evaluate_files(
 def _open(path: str | os.PathLike, raw: RawSpec | None) -> VideoReader:
     """`raw` is for the headerless one of the two: a file with its own geometry ignores it."""
     return open_video(path, None if raw is not None and carries_own_geometry(path) else raw)
-
-
-def _span(frames: int, frame_range: tuple[int | None, int | None] | None) -> tuple[int, int]:
-    a, b = (frame_range or (None, None))
-    a, b = a or 0, frames if b is None else min(b, frames)
-    if not 0 <= a < b:
-        raise InputError(f"frame range {a}:{b} selects no frame of a {frames}-frame video")
-    return a, b
 
 
 def _check_aligned(ref: VideoReader, dist: VideoReader, ref_path: Any, dist_path: Any) -> None:

@@ -78,6 +78,17 @@ class ClosesOrAborts:
             self.abort()
 
 
+def frame_span(frames: int, frame_range: tuple[int | None, int | None] | None) -> tuple[int, int]:
+    """(A, B) of a range A:B (either end optional) of a `frames`-frame video, B clipped to its end."""
+    a, b = 0, frames
+    if frame_range is not None:
+        a = frame_range[0] or 0
+        b = frames if frame_range[1] is None else min(frame_range[1], frames)
+    if not 0 <= a < b:
+        raise InputError(f"frame range {a}:{b} selects no frame of a {frames}-frame video")
+    return a, b
+
+
 def check_input_path(path: str | os.PathLike) -> Path:
     """Refuse, with one sentence naming the path, anything we cannot read as a file."""
     p = Path(path)
