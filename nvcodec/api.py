@@ -223,9 +223,9 @@ def encode_frames(info: VideoInfo, frames: list, dst: str | os.PathLike, options
 def _plan(info: VideoInfo, options: EncodeOptions) -> list[tuple[int, int]]:
     from .model.presets import codec
 
-    if (options.mask_path is not None or options.mask_boxes is not None) and options.segment_frames:
-        raise InputError("inpainting masks are fitted as one segment: leave --segment-frames out")
     if options.mask_path is not None or options.mask_boxes is not None:
+        if options.segment_frames:
+            raise InputError("inpainting masks are fitted as one segment: leave --segment-frames out")
         return [(0, info.frames)]
     gop = (options.model_template or codec()).gop_size
     return plan_segments(info.frames, info.width, info.height, gop, options.segment_frames)
@@ -246,7 +246,7 @@ def _encode_segments(info: VideoInfo, plan: list[tuple[int, int]], jobs: list, d
                               if budget else f"({options.steps} steps a segment)"))
     ckpt = _checkpoint_path(options, dst)
     codes = run_segments(jobs, options, [None if ckpt is None else f"{ckpt}.{k}" for k in range(len(plan))],
-                         t0, _say if options.progress else None)
+                         t0, options.progress)
     parts = [read_container(c.data, known_types=model_codec.KNOWN_TYPES) for c in codes]
     container = join_segments(StreamHeader.from_video_info(info), parts)
     data = write_container(container)

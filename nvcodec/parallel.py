@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
+from .progress import eta
 from .segment import SegmentCode
 
 #: a job: (source path, RawSpec or None, (first, end) frames) to read, or (VideoInfo, frames) in memory
@@ -23,15 +25,15 @@ Job = tuple
 
 
 def run_segments(jobs: Sequence[Job], options: Any, checkpoints: Sequence[str | None], t0: float,
-                 say: Callable[[bool, str], None] | None) -> list[SegmentCode]:
-    """Every segment's code, in order."""
+                 progress: bool) -> list[SegmentCode]:
+    """Every segment's code, in order (with `progress`, a line on stderr as each one is done)."""
     n = len(jobs)
     workers = max(1, min(options.workers, n))
     if workers == 1:
         codes = []
         for k, (job, ckpt) in enumerate(zip(jobs, checkpoints)):
             codes.append(_encode_job(job, options, ckpt))
-            _told(say, k + 1, n, codes[-1], t0)
+            _told(progress, k + 1, n, codes[-1], t0)
         return codes
     threads = options.threads or max(1, (os.cpu_count() or 1) // workers)
     quiet = replace(options, progress=False, threads=threads, workers=1)
@@ -40,7 +42,7 @@ def run_segments(jobs: Sequence[Job], options: Any, checkpoints: Sequence[str | 
         codes = []
         for k, f in enumerate(futures):
             codes.append(f.result())
-            _told(say, k + 1, n, codes[-1], t0)
+            _told(progress, k + 1, n, codes[-1], t0)
         return codes
 
 
@@ -64,10 +66,9 @@ def _encode_job(job: Job, options: Any, checkpoint: str | None) -> SegmentCode:
                               fitted=ckpt.fitted)
 
 
-def _told(say: Callable[[bool, str], None] | None, done: int, total: int, code: SegmentCode, t0: float) -> None:
-    if say is None:
+def _told(progress: bool, done: int, total: int, code: SegmentCode, t0: float) -> None:
+    if not progress:
         return
-    elapsed = time.perf_counter() - t0
-    left = elapsed * (total - done) / done
-    say(True, f"segment {done}/{total}: {code.frames} frames, {len(code.data)} bytes, PSNR-YUV "
-              f"{code.quality['psnr_yuv']:.2f} dB" + (f", ~{left:.0f} s left" if done < total else ""))
+    left = eta(time.perf_counter() - t0, done / total)
+    print(f"segment {done}/{total}: {code.frames} frames, {len(code.data)} bytes, PSNR-YUV "
+          f"{code.quality['psnr_yuv']:.2f} dB" + (f", {left}" if left else ""), file=sys.stderr, flush=True)
