@@ -26,7 +26,7 @@ from .errors import InputError
 from .fsutil import atomic_write_bytes, check_output_path, is_stdio
 from .metrics.psnr import json_value
 from .metrics.quality import combine_quality
-from .segment import SegmentCode, encode_segment, fit_budget, plan_segments
+from .segment import SegmentCode, check_segment_memory, encode_segment, fit_budget, plan_segments
 from .fit.checkpoint import EncodeCheckpoint
 from .model.config import NVTMConfig
 from .rate.bits import bpp_of, kbps
@@ -188,7 +188,7 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
     with open_video(src, raw, max_frames=None if options.frame_range is None else options.frame_range[1]) as reader:
         info, a, b = _selected(reader, src, options.frame_range)
         plan = _plan(info, options)
-        if len(plan) == 1 or is_stdio(src):  # a pipe is read once: its frames stay in memory
+        if len(plan) == 1 or is_stdio(src):  # a pipe is read once: its 8-bit frames stay in memory
             frames = _read(reader, a, b, options.progress)
             return encode_frames(info, frames, dst, options, name=str(src), started=t0)
     jobs = [(src, raw, (a + first, a + first + count)) for first, count in plan]
@@ -221,14 +221,17 @@ def encode_frames(info: VideoInfo, frames: list, dst: str | os.PathLike, options
 
 
 def _plan(info: VideoInfo, options: EncodeOptions) -> list[tuple[int, int]]:
+    """The segments (refused up front when their encode would not fit in memory)."""
     from .model.presets import codec
 
-    if options.mask_path is not None or options.mask_boxes is not None:
-        if options.segment_frames:
-            raise InputError("inpainting masks are fitted as one segment: leave --segment-frames out")
-        return [(0, info.frames)]
+    masked = options.mask_path is not None or options.mask_boxes is not None
+    if masked and options.segment_frames:
+        raise InputError("inpainting masks are fitted as one segment: leave --segment-frames out")
     gop = (options.model_template or codec()).gop_size
-    return plan_segments(info.frames, info.width, info.height, gop, options.segment_frames)
+    plan = [(0, info.frames)] if masked else plan_segments(info.frames, info.width, info.height, gop,
+                                                           options.segment_frames)
+    check_segment_memory(info, plan, options, gop, splittable=not masked)
+    return plan
 
 
 def _encode_segments(info: VideoInfo, plan: list[tuple[int, int]], jobs: list, dst: Path, options: EncodeOptions,

@@ -106,7 +106,11 @@ def _row_tiles(width: int, height: int, tile_points: int,
 
 def feature_bytes(model: torch.nn.Module, width: int, height: int) -> int:
     """Memory `frame_features` takes at this output size."""
-    return width * height * siren.terms_floats_per_point(model.base.spec) * 4
+    return spec_feature_bytes(model.base.spec, width, height)
+
+
+def spec_feature_bytes(spec: siren.SirenSpec, width: int, height: int) -> int:
+    return width * height * siren.terms_floats_per_point(spec) * 4
 
 
 def frame_features(model: torch.nn.Module, t: float, width: int, height: int, *,

@@ -65,13 +65,12 @@ def encode_segment(info: VideoInfo, frames: list, options: Any, *, checkpoint: s
     from .rate.search import describe as describe_rate
     from .rate.sizing import choose_config, describe
 
-    rgb = np.stack([yuv_to_rgb(f, info) for f in frames])  # float32 [T, H, W, 3]
     sizing = choose_config(info.width, info.height, info.frames, options.bpp, rate=options.rate_model,
                            template=options.model_template, max_decode_macs=options.max_decode_macs)
     model = NVTM(sizing.config, info.width, info.height, info.frames, seed=options.seed)
     header = StreamHeader.from_video_info(info)
     target = bytes_for_bpp(options.bpp, info.pixels)
-    result = fit(model, torch.from_numpy(rgb_to_uint8(rgb)), _fit_options(options, header, target, checkpoint, device),
+    result = fit(model, torch.from_numpy(fit_target(frames, info)), _fit_options(options, header, target, checkpoint, device),
                  mask=None if mask is None else torch.from_numpy(mask))
     if fitted is not None:
         fitted(result.steps)
@@ -84,13 +83,47 @@ def encode_segment(info: VideoInfo, frames: list, options: Any, *, checkpoint: s
     # coded losslessly), the file (HEVC grids)
     quantized = model_codec.model_from_quantized(model_codec.quantize_model(model, choice.weight_rel_step), device)
     with ProgressLine("quality check", enabled=options.progress) as line:
-        quality = measure_quality(decoded, {"float": model, "quantized": quantized}, info, frames, rgb, mask,
+        quality = measure_quality(decoded, {"float": model, "quantized": quantized}, info, frames, mask,
                                   device=device, progress=lambda i, n: line.update(f"{bar(i / n)} {i}/{n} frames",
                                                                                      force=i == n))
     fit_summary = {"seconds": result.seconds, "steps": result.steps, "samples": result.samples,
                    "samples_per_second": result.samples_per_second, "passes": result.passes, "engine": result.engine}
     return SegmentCode(choice.data, info.frames, quality, fit_summary, describe(sizing), describe_rate(choice),
                        byte_split(container))
+
+
+def check_segment_memory(info: VideoInfo, plan: list[tuple[int, int]], options: Any, gop: int, *,
+                         splittable: bool = True) -> None:
+    """Refuse (one clear line, before any work) an encode of these segments that would not fit in
+    the free memory; the message names the --segment-frames that would (nvcodec.memory)."""
+    from .memory import MemoryPlan, available_bytes, check_memory, encode_peak_bytes, segment_peak_bytes
+    from .rate.sizing import choose_config
+
+    def peak(frames: int, workers: int) -> int:
+        config = choose_config(info.width, info.height, frames, options.bpp, rate=options.rate_model,
+                               template=options.model_template, max_decode_macs=options.max_decode_macs).config
+        return encode_peak_bytes(segment_peak_bytes(info.width, info.height, frames, config), workers)
+
+    def longest(segment_frames: int) -> int:
+        return max(n for _, n in plan_segments(info.frames, info.width, info.height, gop, segment_frames))
+
+    frames = max(n for _, n in plan)
+    workers = max(1, min(options.workers, len(plan)))
+    memory = MemoryPlan(peak(frames, workers), available_bytes(), frames, workers)
+    if memory.fits:
+        return
+    candidates = range(frames // gop * gop, 0, -gop) if splittable else ()
+    shorter = next((f for f in candidates if peak(longest(f), 1) <= memory.available), None)
+    check_memory(memory, shorter)
+
+
+def fit_target(frames: list, info: VideoInfo) -> np.ndarray:
+    """The segment as the fit sees it: 8-bit RGB [T, H, W, 3], converted a frame at a time (a
+    float copy of a 720p segment of 60 frames would be 0.66 GB more at the encode's peak)."""
+    out = np.empty((len(frames), info.height, info.width, 3), np.uint8)
+    for t, frame in enumerate(frames):
+        out[t] = rgb_to_uint8(yuv_to_rgb(frame, info))
+    return out
 
 
 def fit_budget(options: Any, pixels: int) -> float | None:

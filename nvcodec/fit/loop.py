@@ -216,7 +216,7 @@ class _Run:
         else:
             self.state = FitState()
             with torch.no_grad():  # start the output at the clip's mean colour
-                model.base.out_b.copy_(self.video.reshape(-1, 3).float().mean(0) / 255.0)
+                model.base.out_b.copy_(mean_colour(self.video))
         self.resumed_from = self.state.step if resumed else None
         use_aux = opts.aux_weight > 0 and opts.aux_fraction > 0 and model.flow is not None
         need_targets = use_aux and (opts.steps is None or self.state.step < opts.aux_fraction * opts.steps)
@@ -327,6 +327,13 @@ class _Run:
         st = self.state
         return FitResult(steps=st.step, seconds=seconds, psnr=final, history=st.history,
                          resumed_from=self.resumed_from, engine=self.kind, samples=st.samples, clip_samples=T * H * W)
+
+
+def mean_colour(video_rgb: torch.Tensor) -> torch.Tensor:
+    """The clip's mean RGB in [0, 1], summed a frame at a time in integers (exact, and no float
+    copy of the clip: that copy was the fit's peak memory on long segments)."""
+    sums = sum(frame.reshape(-1, 3).sum(0, dtype=torch.int64) for frame in video_rgb)
+    return sums.to(torch.float32) / (video_rgb[0].numel() // 3 * len(video_rgb)) / 255.0
 
 
 def fit(model: NVTM, video_rgb: Tensor, options: FitOptions, *, mask: Tensor | None = None,

@@ -20,40 +20,55 @@ from .psnr import PsnrAccumulator, combine_yuv, frame_errors, mse, mse_from_psnr
 
 
 def measure_quality(decoded: torch.nn.Module, references: Mapping[str, torch.nn.Module], info: VideoInfo,
-                    frames: list[Frame], rgb: np.ndarray, mask: np.ndarray | None = None,
-                    device: torch.device | str = "cpu",
+                    frames: list[Frame], mask: np.ndarray | None = None, device: torch.device | str = "cpu",
                     progress: Callable[[int, int], None] | None = None) -> dict[str, float | None]:
     """PSNR of the decoded model's output as the decoder writes it (YUV at the source's format),
     and the RGB PSNR (`psnr_<name>`) of each model of `references` (the stages before the file).
 
     Keys: psnr_y/u/v/yuv/rgb (the decoded file; clip values from the mean MSE), psnr_<name>
-    per reference, and masked_psnr when `mask` marks any pixel. `progress(done, total)` after each frame.
+    per reference, and masked_psnr when `mask` marks any pixel. One model is rendered at a time
+    and the source's RGB is made a frame at a time, so memory holds one renderer's caches, not
+    three. `progress(done, total)` after each rendered frame of every model.
     """
+    total = len(frames) * (1 + len(references))
+    told = (lambda done: progress(done, total)) if progress is not None else (lambda done: None)
+    out = _decoded_quality(decoded, info, frames, mask, device, told)
+    for k, (name, model) in enumerate(references.items(), 1):
+        out[f"psnr_{name}"] = _rgb_psnr(model, info, frames, device, lambda i, k=k: told(k * len(frames) + i))
+    return out
+
+
+def _decoded_quality(decoded: torch.nn.Module, info: VideoInfo, frames: list[Frame], mask: np.ndarray | None,
+                     device: torch.device | str, told: Callable[[int], None]) -> dict[str, float | None]:
     acc = PsnrAccumulator(info.bit_depth)
-    ref_mse: dict[str, list[float]] = {name: [] for name in references}
     masked_se, masked_n = 0.0, 0
-    times = [float(t) for t in range(len(frames))]
-    decoded_frames = render_frames(decoded, times, info.width, info.height, device=device)
-    ref_frames = {name: render_frames(m, times, info.width, info.height, device=device) for name, m in references.items()}
+    rendered = render_frames(decoded, [float(t) for t in range(len(frames))], info.width, info.height, device=device)
     for t, src_frame in enumerate(frames):
-        out_yuv = rgb_to_yuv(next(decoded_frames), info)
+        src_rgb = yuv_to_rgb(src_frame, info)
+        out_yuv = rgb_to_yuv(next(rendered), info)
         out_rgb = yuv_to_rgb(out_yuv, info)  # the RGB of the file a decoder writes (rounded to its format)
-        acc.add(frame_errors(src_frame, out_yuv, info.bit_depth, rgb[t], out_rgb))
-        for name, it in ref_frames.items():
-            ref_mse[name].append(mse(next(it), rgb[t]))
+        acc.add(frame_errors(src_frame, out_yuv, info.bit_depth, src_rgb, out_rgb))
         if mask is not None and mask[t].any():
-            d = (out_rgb[mask[t]].astype(np.float64) - rgb[t][mask[t]]) ** 2
+            d = (out_rgb[mask[t]].astype(np.float64) - src_rgb[mask[t]]) ** 2
             masked_se += float(d.sum())
             masked_n += d.size
-        if progress is not None:
-            progress(t + 1, len(frames))
+        told(t + 1)
     s = acc.summary()
     out = {k: s[k] for k in ("psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "psnr_rgb")}
-    for name, mses in ref_mse.items():
-        out[f"psnr_{name}"] = psnr_from_mse(float(np.mean(mses)))
     if masked_n:
         out["masked_psnr"] = psnr_from_mse(masked_se / masked_n)
     return out
+
+
+def _rgb_psnr(model: torch.nn.Module, info: VideoInfo, frames: list[Frame], device: torch.device | str,
+              told: Callable[[int], None]) -> float | None:
+    """RGB PSNR of a model's float output (no rounding to the source's format)."""
+    rendered = render_frames(model, [float(t) for t in range(len(frames))], info.width, info.height, device=device)
+    mses = []
+    for t, src_frame in enumerate(frames):
+        mses.append(mse(next(rendered), yuv_to_rgb(src_frame, info)))
+        told(t + 1)
+    return psnr_from_mse(float(np.mean(mses)))
 
 
 __all__ = ["measure_quality", "combine_quality"]

@@ -41,6 +41,11 @@ MAX_DIM = 1 << 15
 MAX_FRAMES = 1 << 20
 
 
+def synthesis_spec(config: NVTMConfig) -> siren.SirenSpec:
+    """The synthesis network a config builds (what its decoder's per-pixel terms hold)."""
+    return siren.spec_of(config.base, config.latent_dim, config.latent_mode == "modulation")
+
+
 class NVTM(nn.Module):
     """The NVTM model for a video of `width` x `height` x `frames` (RGB).
 
@@ -71,8 +76,8 @@ class NVTM(nn.Module):
             nn.Parameter(new_grid(1, config.static.features, r, config.static.init_range, gen))
             for r in self.static_res])
         self.flow = HyperFlow(config.flow, _flow_channels(config), gen) if config.alignment == "flow" else None
-        self.base = siren.ModulatedSiren(config.base, config.latent_dim,
-                                         config.latent_mode == "modulation", gen)
+        spec = synthesis_spec(config)
+        self.base = siren.ModulatedSiren(config.base, spec.latent_dim, spec.modulated, gen)
         bounds = torch.tensor([[0.0, 0.0, 1.0, 1.0]]).repeat(self.num_latent, 1)
         self.register_buffer("norm_bounds", bounds)
         self.fused_chunk = 1024  # rows per chunk of the fused fitting path (cache-sized)

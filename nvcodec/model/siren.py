@@ -45,6 +45,10 @@ class SirenSpec:
     latent_dim: int
 
 
+def spec_of(cfg: BaseNetConfig, latent_dim: int, modulated: bool) -> SirenSpec:
+    return SirenSpec(cfg.depth, cfg.width, cfg.modulator_width, cfg.omega_first, cfg.omega, modulated, latent_dim)
+
+
 def synthesis_macs(cfg: BaseNetConfig) -> int:
     """Multiply-adds per output pixel and frame of the synthesis path: what a decoder pays for
     every pixel it renders once the per-GOP parts (latent, modulator) are reused. The first
@@ -85,8 +89,7 @@ class ModulatedSiren(nn.Module):
     def __init__(self, cfg: BaseNetConfig, latent_dim: int, modulated: bool,
                  generator: torch.Generator | None = None):
         super().__init__()
-        self.spec = SirenSpec(cfg.depth, cfg.width, cfg.modulator_width, cfg.omega_first,
-                              cfg.omega, modulated, latent_dim)
+        self.spec = spec_of(cfg, latent_dim, modulated)
         shapes = parameter_shapes(cfg, latent_dim, modulated)
         self.syn_w = _parameters(shapes["syn_w"])
         self.syn_b = _parameters(shapes["syn_b"])

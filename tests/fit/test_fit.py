@@ -183,3 +183,11 @@ def test_threads_option_is_scoped(make_clip):
     before = torch.get_num_threads()
     fit(_model(), make_clip(T, H, W), _opts(steps=1, threads=2))
     assert torch.get_num_threads() == before
+
+
+def test_mean_colour_is_the_float_mean_without_a_float_copy():
+    from nvcodec.fit.loop import mean_colour
+
+    v = torch.randint(0, 256, (5, 7, 9, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(mean_colour(v), v.reshape(-1, 3).float().mean(0) / 255.0)  # exact sums agree bit for bit
+    assert mean_colour(torch.full((2, 3, 3, 3), 255, dtype=torch.uint8)).tolist() == [1.0, 1.0, 1.0]
