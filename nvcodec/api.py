@@ -26,7 +26,7 @@ from .errors import InputError
 from .fsutil import atomic_write_bytes, check_output_path, is_stdio
 from .metrics.psnr import json_value
 from .metrics.quality import combine_quality
-from .segment import SegmentCode, check_segment_memory, encode_segment, fit_budget, plan_segments
+from .segment import SegmentCode, SegmentFrames, check_segment_memory, encode_segment, fit_budget, plan_segments
 from .fit.checkpoint import EncodeCheckpoint
 from .model.config import NVTMConfig
 from .rate.bits import bpp_of, kbps
@@ -188,9 +188,11 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
     with open_video(src, raw, max_frames=None if options.frame_range is None else options.frame_range[1]) as reader:
         info, a, b = _selected(reader, src, options.frame_range)
         plan = _plan(info, options)
-        if len(plan) == 1 or is_stdio(src):  # a pipe is read once: its 8-bit frames stay in memory
+        if len(plan) == 1:
             frames = _read(reader, a, b, options.progress)
             return encode_frames(info, frames, dst, options, name=str(src), started=t0)
+        if is_stdio(src):  # only this process holds the pipe's frames: each segment's are handed on when due
+            return _encode_segments(info, plan, SegmentFrames(reader, info, plan, a), dst, options, str(src), t0)
     jobs = [(src, raw, (a + first, a + first + count)) for first, count in plan]
     return _encode_segments(info, plan, jobs, dst, options, str(src), t0)
 

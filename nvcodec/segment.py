@@ -7,6 +7,7 @@ joined (`bitstream.segments.join_segments`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Callable
 
 import numpy as np
@@ -40,6 +41,23 @@ def plan_segments(frames: int, width: int, height: int, gop: int,
     if len(starts) > 1 and frames - starts[-1] < segment_frames / 2:
         starts.pop()
     return [(a, (starts[i + 1] if i + 1 < len(starts) else frames) - a) for i, a in enumerate(starts)]
+
+
+class SegmentFrames(Sequence):
+    """The (VideoInfo, frames) job of each segment of an open source, read when it is asked for:
+    for a source only this process can read (a pipe), so that memory holds the segments being
+    fitted, not the clip."""
+
+    def __init__(self, reader: Any, info: VideoInfo, plan: list[tuple[int, int]], first_frame: int = 0):
+        self._reader, self._info, self._plan, self._first = reader, info, plan, first_frame
+
+    def __len__(self) -> int:
+        return len(self._plan)
+
+    def __getitem__(self, k: int) -> tuple[VideoInfo, list]:  # type: ignore[override]
+        first, count = self._plan[k]
+        start = self._first + first
+        return self._info.replace(frames=count), [self._reader.read(i) for i in range(start, start + count)]
 
 
 @dataclass

@@ -12,6 +12,7 @@ reader at the other end sees frames as they are rendered.
 from __future__ import annotations
 
 import sys
+import tempfile
 from typing import BinaryIO, Iterator
 
 from ..errors import InputError, OutputError
@@ -46,10 +47,21 @@ def _read_frame(fh: BinaryIO, n: int, index: int, may_end: bool) -> bytearray | 
     return buf
 
 
-class StreamReader:
-    """The frames of a y4m stream (or of raw planes described by `raw`) read from `fh`, in order."""
+#: bytes of a pipe's frames kept in memory; later frames wait in an unnamed temporary file
+#: (removed when the reader closes, or by the system if the process dies), so a long stream
+#: costs disk, not memory
+MEMORY_BYTES = 256 << 20
 
-    def __init__(self, fh: BinaryIO | None = None, raw: RawSpec | None = None, max_frames: int | None = None) -> None:
+
+class StreamReader:
+    """The frames of a y4m stream (or of raw planes described by `raw`) read from `fh`, in order.
+
+    The whole stream is read up front (a pipe tells its length only at its end, and the encoder
+    plans its segments from it); frames past `memory_bytes` are spilled to a temporary file and
+    read back by index, so any frame can be read again, in any order."""
+
+    def __init__(self, fh: BinaryIO | None = None, raw: RawSpec | None = None, max_frames: int | None = None,
+                 memory_bytes: int = MEMORY_BYTES) -> None:
         self.path = STDIO
         fh = fh if fh is not None else sys.stdin.buffer
         if raw is None:
@@ -63,13 +75,31 @@ class StreamReader:
         else:
             info = raw.to_info()
         self.format_name, self.codec_name = ("y4m" if raw is None else "yuv"), "rawvideo"
-        self._frames = list(self._frames_of(fh, info, raw is None, max_frames))
-        if not self._frames:
+        self._info, self._payload = info, frame_bytes(info)
+        self._frames: list[Frame] = []
+        self._spill: BinaryIO | None = None
+        self._spilled = 0
+        self._take(self._payloads_of(fh, info, raw is None, max_frames), max(1, memory_bytes // self._payload))
+        if not len(self):
             raise InputError("stdin: the stream holds no frames")
-        self.info = info.replace(frames=len(self._frames), bytes=0)
+        self.info = info.replace(frames=len(self), bytes=0)
+
+    def _take(self, payloads: Iterator[bytearray], keep: int) -> None:
+        for buf in payloads:
+            if len(self._frames) < keep:
+                self._frames.append(planes_from_buffer(buf, self._info))
+                continue
+            try:
+                if self._spill is None:
+                    self._spill = tempfile.TemporaryFile(prefix="nvcodec-stdin-")
+                self._spill.write(buf)
+            except OSError as e:
+                raise InputError(f"stdin: cannot keep the stream's frames in a temporary file "
+                                 f"({e.strerror or e}): set TMPDIR to a disk with room") from None
+            self._spilled += 1
 
     @staticmethod
-    def _frames_of(fh: BinaryIO, info: VideoInfo, y4m: bool, limit: int | None) -> Iterator[Frame]:
+    def _payloads_of(fh: BinaryIO, info: VideoInfo, y4m: bool, limit: int | None) -> Iterator[bytearray]:
         payload = frame_bytes(info)
         index = 0
         while limit is None or index < limit:
@@ -82,20 +112,35 @@ class StreamReader:
             buf = _read_frame(fh, payload, index, may_end=not y4m)
             if buf is None:
                 return
-            yield planes_from_buffer(buf, info)
+            yield buf
             index += 1
 
     def __len__(self) -> int:
-        return len(self._frames)
+        return len(self._frames) + self._spilled
 
     def read(self, index: int) -> Frame:
-        return self._frames[index]
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"frame {index} out of range for {n} frames in {self.path}")
+        if index < len(self._frames):
+            return self._frames[index]
+        assert self._spill is not None
+        self._spill.seek((index - len(self._frames)) * self._payload)
+        buf = bytearray(self._payload)
+        self._spill.readinto(buf)
+        return planes_from_buffer(buf, self._info)
 
     def __iter__(self) -> Iterator[Frame]:
-        return iter(self._frames)
+        return (self.read(i) for i in range(len(self)))
 
     def close(self) -> None:
         self._frames = []
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+        self._spilled = 0
 
     def __enter__(self) -> "StreamReader":
         return self

@@ -123,3 +123,16 @@ def test_raw_planes_on_stdin(clip, tmp_path):
     d = json.loads(r.stdout)
     assert (d["width"], d["height"], d["frames"], d["fps"]) == (64, 48, 4, "50/1")
     assert (d["format"], d["codec"]) == ("yuv", "rawvideo")
+
+
+def test_a_pipe_of_several_segments_gives_the_file_s_bytes(sample_crop, tmp_path):
+    path = sample_crop(tmp_path / "c.y4m", 64, 48, 16)
+    args = ["--bpp", "2", "--steps", "2", "--device", "cpu", "--segment-frames", "10", "-q"]
+    piped = subprocess.run([*CLI, "encode", "-", "-o", "-", *args], input=ffmpeg_y4m(path), capture_output=True,
+                           timeout=300)
+    assert piped.returncode == 0, piped.stderr.decode()
+    written = tmp_path / "o.nvc"
+    assert subprocess.run([*CLI, "encode", str(path), "-o", str(written), *args], timeout=300).returncode == 0
+    assert piped.stdout == written.read_bytes()
+    info = json.loads(subprocess.run([*CLI, "info", str(written), "--json"], capture_output=True, timeout=60).stdout)
+    assert [s["frame_count"] for s in info["segments"]] == [10, 6]

@@ -319,3 +319,27 @@ def test_writer_reader_property(tmp_path_factory, w, h, chroma, depth, n, seed) 
         for i in reversed(range(n)):
             for a, b in zip(r.read(i).planes, frames[i]):
                 np.testing.assert_array_equal(a, b)
+
+
+def test_a_long_pipe_spills_to_a_temporary_file_and_reads_back_in_any_order(sample_crop, tmp_path):
+    import io
+
+    from nvcodec.video import open_video
+    from nvcodec.video.stream import StreamReader
+
+    path = sample_crop(tmp_path / "c.y4m", 32, 16, 7)
+    with open_video(path) as src:
+        want = [src.read(i) for i in range(7)]
+    one_frame = 32 * 16 * 3 // 2
+    reader = StreamReader(io.BytesIO(path.read_bytes()), memory_bytes=2 * one_frame)
+    assert len(reader) == reader.info.frames == 7 and len(reader._frames) == 2 and reader._spilled == 5
+    for i in (6, 0, 3, 3, 1, -1, 5, 2, 4):
+        assert all(np.array_equal(a, b) for a, b in zip(reader.read(i).planes, want[i].planes)), i
+    assert [f.planes[0].sum() for f in reader] == [f.planes[0].sum() for f in want]
+    with pytest.raises(IndexError):
+        reader.read(7)
+    spill = reader._spill
+    reader.close()
+    assert spill.closed and len(reader) == 0
+    limited = StreamReader(io.BytesIO(path.read_bytes()), max_frames=3, memory_bytes=1)
+    assert len(limited) == 3 and limited._spilled == 2
