@@ -13,6 +13,7 @@ All PSNRs are RGB (peak 1) on the pixels named.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -44,8 +45,9 @@ def read_rgb_clip(path: Path) -> np.ndarray:
 
 
 def encode(src: Path, dst: Path, a, **extra) -> api.EncodeReport:
-    return api.encode(src, dst, api.EncodeOptions(bpp=a.bpp, time_budget=a.time, device=a.device, seed=a.seed,
-                                                  overwrite=True, progress=False, **extra))
+    return api.encode(src, dst, api.EncodeOptions(bpp=a.bpp, time_budget=a.time, steps=a.steps, device=a.device,
+                                                  seed=a.seed, overwrite=True, progress=False,
+                                                  fit_overrides=json.loads(a.fit), **extra))
 
 
 def decode(src: Path, dst: Path, a, **extra) -> api.DecodeReport:
@@ -131,6 +133,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tasks", default="sr,interp,inpaint,speed")
     p.add_argument("--bpp", type=float, default=0.3, help="bpp of the task encodes")
     p.add_argument("--time", type=float, default=60.0, help="fitting seconds per encode")
+    p.add_argument("--steps", type=int, default=None, help="fitting steps per encode (over --time)")
+    p.add_argument("--fit", default="{}", help='FitOptions fields over the encoder\'s, as JSON ({"inbetween_weight": 1})')
     p.add_argument("--speed-bpp", type=float, default=0.1, help="bpp of the decode-speed file (the default config)")
     a = p.parse_args(argv)
     apply_threads(a.threads)

@@ -8,6 +8,7 @@ for one step (the fake-quantised grids and weights of quantisation-aware fitting
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Protocol
 
 import torch
@@ -16,6 +17,7 @@ from torch import Tensor
 from ..errors import InputError
 from ..model.nvtm import NVTM
 from .dense import PointSetSampler, dense_loss, gather_batch, supports_dense
+from .inbetween import midpoint_targets
 from .optical_flow import FlowTargets, compute_flow_targets
 from .options import FitOptions
 from .sampler import PixelSampler
@@ -76,11 +78,35 @@ class DenseEngine:
         self.sampler = PointSetSampler(W, H, T, model.config.gop_size, opts.points_per_set, opts.frames_per_set,
                                        opts.sets_per_step, gen, valid)
         self.chunk = model.fused_chunk
+        self.inbetween = InBetween(video, model.config.gop_size, opts, gen) \
+            if opts.inbetween_weight > 0 and mask is None and T > 1 else None
 
     def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, aux: bool) -> tuple[Tensor, Tensor, int]:
         batch = gather_batch(self.video, self.sampler.next(), self.keep)
         mse = dense_loss(model, batch, substitutes, self.chunk)
-        return mse, mse, sum(t.samples for t in batch.sets)
+        samples = sum(t.samples for t in batch.sets)
+        if self.inbetween is None:
+            return mse, mse, samples
+        between, n = self.inbetween.loss(model, substitutes, self.chunk)
+        return mse, mse + self.inbetween.weight * between, samples + n
+
+
+class InBetween:
+    """Point sets at t + 1/2 against the motion-compensated in-between frames (`fit.inbetween`):
+    mid-frame t lies in the GOP of frame t, so a set shares its GOP's latent as a frame's does."""
+
+    def __init__(self, video: Tensor, gop: int, opts: FitOptions, gen: torch.Generator):
+        T, H, W = (int(s) for s in video.shape[:3])
+        self.mids = midpoint_targets(video)
+        self.sampler = PointSetSampler(W, H, T - 1, gop, opts.points_per_set, opts.frames_per_set,
+                                       opts.inbetween_sets, gen)
+        self.weight = opts.inbetween_weight
+
+    def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, chunk: int) -> tuple[Tensor, int]:
+        sets = self.sampler.next()
+        batch = gather_batch(self.mids, sets)
+        batch.sets = [dataclasses.replace(s, frames=tuple(f + 0.5 for f in s.frames)) for s in sets]
+        return dense_loss(model, batch, substitutes, chunk), sum(s.samples for s in sets)
 
 
 def engine_name(model: NVTM, opts: FitOptions) -> str:

@@ -35,6 +35,11 @@ class FitOptions:
     points_per_set: int = 512
     sets_per_step: int = 8
     frames_per_set: int = 10
+    # in-between times (`fit.inbetween`): each dense step also fits `inbetween_sets` point sets at
+    # t + 1/2 against the motion-compensated interpolation of source frames t and t + 1, their
+    # MSE weighted `inbetween_weight` (0: off); the dense engine only, and not with a mask
+    inbetween_weight: float = 0.0
+    inbetween_sets: int = 2
     lr_grid: float = 3e-2  # grids want ~30x the base network's rate (Instant-NGP-like)
     lr_base: float = 1e-3
     lr_flow: float = 1e-3
