@@ -52,6 +52,7 @@ class EncodeOptions:
     threads: int | None = None  # torch CPU threads for the whole encode (None: torch's default)
     segment_frames: int | None = None  # frames a segment (whole GOPs); None: from the clip's size; 0: one segment
     workers: int = 1  # segments fitted side by side, each in its own process
+    ray: str | None = None  # "auto" or a Ray cluster's address: segments fitted as Ray tasks (nvcodec.ray_engine)
     seed: int = 0
     device: str = "auto"
     frame_range: tuple[int | None, int | None] | None = None
@@ -238,10 +239,10 @@ def _plan(info: VideoInfo, options: EncodeOptions) -> list[tuple[int, int]]:
 
 def _encode_segments(info: VideoInfo, plan: list[tuple[int, int]], jobs: list, dst: Path, options: EncodeOptions,
                      name: str, t0: float) -> EncodeReport:
-    """Fit every segment (in order, or in `options.workers` processes), join them, write the file."""
+    """Fit every segment (in order, in `options.workers` processes or as Ray tasks), join them, write the file."""
     from .bitstream.segments import join_segments
     from .bitstream.writer import write_container
-    from .parallel import run_segments
+    from .parallel import run_segments, segment_files
 
     device = resolve_device(options.device)
     budget = fit_budget(options, plan[0][1] * info.width * info.height)
@@ -250,15 +251,14 @@ def _encode_segments(info: VideoInfo, plan: list[tuple[int, int]], jobs: list, d
                            + (f"(~{budget * len(plan) / max(options.workers, 1):.0f} s of fitting in all)"
                               if budget else f"({options.steps} steps a segment)"))
     ckpt = _checkpoint_path(options, dst)
-    codes = run_segments(jobs, options, [None if ckpt is None else f"{ckpt}.{k}" for k in range(len(plan))],
-                         t0, options.progress)
+    codes = run_segments(jobs, plan, options, ckpt, t0)
     parts = [read_container(c.data, known_types=model_codec.KNOWN_TYPES) for c in codes]
     container = join_segments(StreamHeader.from_video_info(info), parts)
     data = write_container(container)
     atomic_write_bytes(dst, data, overwrite=options.overwrite)
     if ckpt is not None and options.checkpoint_path is None:
-        for k in range(len(plan)):
-            Path(f"{ckpt}.{k}").unlink(missing_ok=True)
+        for path in segment_files(ckpt, len(plan)):
+            Path(path).unlink(missing_ok=True)
     return _encode_report(options, name, dst, info, device, codes, len(data), time.perf_counter() - t0, container)
 
 

@@ -23,10 +23,10 @@ import click
 
 from . import __version__
 from .defaults import (DEFAULT_BPP, DEFAULT_CRF, DEFAULT_EVAL_METRICS, DEFAULT_MAX_DECODE_MACS, DEFAULT_PRESET,
-                       DEFAULT_SEGMENT_PIXELS,
+                       DEFAULT_SEGMENT_PIXELS, SEGMENT_RETRIES,
                        DEMO_BPP, DEMO_TIME_BUDGET, EVAL_METRICS)
 from .effort import PRESETS, describe_presets
-from .errors import Interrupted, NvcodecError
+from .errors import Interrupted, NvcodecError, WorkersLost
 
 
 # ---------------------------------------------------------------- option parsing
@@ -264,24 +264,32 @@ def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, metrics: str
                    f"and read on its own [default: as many as stay under {DEFAULT_SEGMENT_PIXELS // 10**6} "
                    "Mpixel; 0: one segment].")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Segments fitted side by side, each in its own process with its share of the cores.")
+              help="Segments fitted side by side, each in its own process with its share of the cores; a "
+                   f"process that dies is replaced and its segment resumed (up to {SEGMENT_RETRIES} times).")
+@click.option("--ray", "ray_address", metavar="auto|ADDRESS",
+              help="Fit the segments as Ray tasks: on the cluster at ADDRESS, or on a local Ray that `auto` starts "
+                   "(one GPU a task where the cluster has GPUs, else its share of the cores). Needs "
+                   '`pip install "nvcodec[ray]"`; not with --workers.')
 @click.option("--mask", "mask_path", type=click.Path(path_type=Path),
               help="Inpainting: a mask video/image; white pixels are left out of fitting.")
 @click.option("--mask-boxes", metavar="N:SIZE", help="Inpainting: N random SIZExSIZE boxes per frame left out of fitting.")
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="Checkpoint file (default: OUTPUT.ckpt).")
-@click.option("--resume", is_flag=True, help="Continue fitting from the checkpoint.")
+@click.option("--resume", is_flag=True,
+              help="Continue fitting from the checkpoint (segments already finished are not fitted again).")
 @_with_raw
 @threads_opt
 @overwrite_opt
 @json_opt
 @quiet_opt
 def encode(input_path: Path, output: Path, bpp: float, preset: str, time_budget, steps, seed: int, max_decode_macs,
-           device: str, frame_range, segment_frames, workers: int, mask_path, mask_boxes, checkpoint, resume: bool, raw_size, raw_fps, raw_pix_fmt,
+           device: str, frame_range, segment_frames, workers: int, ray_address, mask_path, mask_boxes, checkpoint,
+           resume: bool, raw_size, raw_fps, raw_pix_fmt,
            threads, overwrite: bool, as_json: bool, quiet: bool) -> None:
     """Fit NVTM to a video and write it as an .nvc file at a target bpp.
 
     INPUT `-` reads y4m from stdin (raw planes with --input-size ...); -o - writes the .nvc to stdout."""
     from . import api
+    from .ray_engine import check_ray_options
 
     _stdout_is_for_data(output, as_json)
     options = api.EncodeOptions(
@@ -295,6 +303,7 @@ def encode(input_path: Path, output: Path, bpp: float, preset: str, time_budget,
         frame_range=_parse_range(frame_range),
         segment_frames=segment_frames,
         workers=workers,
+        ray=ray_address,
         **({} if max_decode_macs is None else {"max_decode_macs": max_decode_macs or None}),
         mask_path=mask_path,
         mask_boxes=_parse_boxes(mask_boxes),
@@ -303,6 +312,7 @@ def encode(input_path: Path, output: Path, bpp: float, preset: str, time_budget,
         overwrite=overwrite,
         progress=not quiet,
     )
+    check_ray_options(options)  # before reading anything (a clip of one segment is fitted here, not on Ray)
     report = api.encode(input_path, output, options, raw=_raw_spec(raw_size, raw_fps, raw_pix_fmt))
     if as_json:
         emit_json("encode", input_path, report.to_json())
@@ -475,12 +485,19 @@ def _interrupted(e: Interrupted, args: list[str]) -> str:
     return f"interrupted: {_line(e)}"
 
 
+def _workers_lost(e: WorkersLost, args: list[str]) -> str:
+    if e.resumable and _command_name(args) == "encode":
+        return f"error: {_line(e)}: {resume_command(args)}"
+    return f"error: {_line(e)}"
+
+
 #: how each failure reaches the user, first match wins: (exception type, exit code or None for
 #: the exception's own, the line after "nvcodec: ", whether --debug shows the traceback instead)
 _FAILURES: tuple[tuple[type[BaseException], int | None, Callable[[Any, list[str]], str], bool], ...] = (
     (click.exceptions.Abort, 130, lambda e, args: "interrupted", False),  # click's Ctrl-C outside the fit
     (click.ClickException, None, lambda e, args: f"error: {_line(e.format_message())}", True),  # usage: 2
     (Interrupted, 130, _interrupted, True),
+    (WorkersLost, 1, _workers_lost, True),
     (NvcodecError, 1, lambda e, args: f"error: {_line(e)}", True),
     (KeyboardInterrupt, 130, lambda e, args: "interrupted", True),
     (MemoryError, 1, lambda e, args: "error: out of memory", True),

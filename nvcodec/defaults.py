@@ -36,3 +36,7 @@ DEFAULT_EVAL_METRICS = ("psnr", "msssim")
 #: a segment's default size (`encode --segment-frames`): the most whole GOPs whose pixels stay
 #: under this, so that one segment's fit holds ~1 GB of frames and float RGB
 DEFAULT_SEGMENT_PIXELS = 64_000_000
+
+#: times a segment whose worker died (killed, out of memory, a lost Ray node) is tried again
+#: within one encode (`--workers`: with a fresh pool, from its fit checkpoint; `--ray`: Ray's task retries)
+SEGMENT_RETRIES = 2

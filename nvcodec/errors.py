@@ -38,3 +38,13 @@ class Interrupted(NvcodecError):
     def __init__(self, message: str, checkpoint: str | None = None) -> None:
         super().__init__(message)
         self.checkpoint = checkpoint
+
+
+class WorkersLost(NvcodecError):
+    """Segment fits died with their process (killed, out of memory, a lost Ray node) more often
+    than the encode retries them. `resumable`: the finished segments and fits are kept beside
+    the output, so the same command with --resume finishes the file."""
+
+    def __init__(self, message: str, resumable: bool) -> None:
+        super().__init__(message)
+        self.resumable = resumable

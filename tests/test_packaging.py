@@ -33,3 +33,14 @@ def test_the_codec_never_imports_them():
     for path in (ROOT / "nvcodec").rglob("*.py"):
         text = path.read_text()
         assert not re.search(r"^\s*(import|from)\s+(matplotlib|bjontegaard)\b", text, re.M), path
+
+
+def test_ray_is_an_extra_the_tests_install_and_nothing_imports_it_up_front():
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    extras = cfg["options.extras_require"]
+    assert "ray" not in _requirements(cfg["options"]["install_requires"])
+    assert "ray" in _requirements(extras["ray"]) and "ray" in _requirements(extras["test"])
+    code = "import sys, nvcodec.cli, nvcodec.api, nvcodec.ray_engine; print('ray' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr

@@ -54,24 +54,7 @@ def test_combined_quality_is_that_of_the_mean_mse():
     assert out["psnr_yuv"] == pytest.approx((6 * out["psnr_y"] + 2 * out["psnr_u"]) / 8)
 
 
-@pytest.fixture(scope="module")
-def clip(sample_crop, tmp_path_factory):
-    return sample_crop(tmp_path_factory.mktemp("seg") / "c.y4m", 64, 48, 12)
-
-
-@pytest.fixture(scope="module")
-def segmented(clip, tmp_path_factory):
-    """12 frames in three segments of 4 (a family with 4-frame GOPs), 8 steps each, one worker."""
-    from nvcodec.model.presets import codec
-
-    out = tmp_path_factory.mktemp("seg_out")
-    opts = api.EncodeOptions(bpp=1.5, steps=8, device="cpu", progress=False, segment_frames=4,
-                             model_template=codec().replace(gop_size=4))
-    report = api.encode(clip, out / "w1.nvc", opts)
-    return out, opts, report
-
-
-def test_three_segments_round_trip_with_the_reported_psnr(clip, segmented, tmp_path):
+def test_three_segments_round_trip_with_the_reported_psnr(segment_clip, segmented, tmp_path):
     out, _, report = segmented
     nvc = out / "w1.nvc"
     assert [(s["first_frame"], s["frames"]) for s in report.segments] == [(0, 4), (4, 4), (8, 4)]
@@ -79,7 +62,7 @@ def test_three_segments_round_trip_with_the_reported_psnr(clip, segmented, tmp_p
     assert container.header.version_minor == 1 and len(container.segments) == 3
     assert report.bytes == nvc.stat().st_size <= 1.5 * 64 * 48 * 12 / 8 * 1.03
     api.decode(nvc, tmp_path / "d.y4m", api.DecodeOptions(device="cpu", progress=False))
-    ev = api.evaluate(clip, tmp_path / "d.y4m", metrics=["psnr"], device="cpu")
+    ev = api.evaluate(segment_clip, tmp_path / "d.y4m", metrics=["psnr"], device="cpu")
     assert ev["psnr_yuv"] == pytest.approx(report.psnr_yuv, abs=0.01)
     info = api.info(nvc)
     assert [s["frame_count"] for s in info["segments"]] == [4, 4, 4] and all(s["bytes"] > 0 for s in info["segments"])
@@ -97,9 +80,9 @@ def test_a_range_across_a_boundary_decodes_as_the_whole(segmented, tmp_path):
             assert all(np.array_equal(x, y) for x, y in zip(a.read(6 + i).planes, m.read(i).planes)), i
 
 
-def test_workers_give_the_same_bytes(clip, segmented):
+def test_workers_give_the_same_bytes(segment_clip, segmented):
     out, opts, _ = segmented
-    api.encode(clip, out / "w2.nvc", dataclasses.replace(opts, workers=2))
+    api.encode(segment_clip, out / "w2.nvc", dataclasses.replace(opts, workers=2))
     assert (out / "w2.nvc").read_bytes() == (out / "w1.nvc").read_bytes()
     assert sorted(p.name for p in out.iterdir()) == ["w1.nvc", "w2.nvc"]  # no segment checkpoints left
 
@@ -124,16 +107,19 @@ def test_a_version_1_0_file_of_several_segments_is_refused(segmented):
         model_codec.decode_model(old, 1)
 
 
-def test_masks_stay_one_segment(clip, tmp_path):
+def test_masks_stay_one_segment(segment_clip, tmp_path):
     with pytest.raises(InputError, match="one segment"):
-        api.encode(clip, tmp_path / "o.nvc", api.EncodeOptions(steps=1, mask_boxes=(1, 8), segment_frames=4,
-                                                               progress=False))
+        api.encode(segment_clip, tmp_path / "o.nvc", api.EncodeOptions(steps=1, mask_boxes=(1, 8), segment_frames=4,
+                                                                       progress=False))
 
 
-def test_ctrl_c_in_a_later_segment_keeps_what_was_fitted_and_resumes(clip, segmented, tmp_path, monkeypatch):
-    """Interrupted in segment 2's rate search: segments 1 and 2 keep their finished fits; the
-    resumed encode writes the very file an uninterrupted one does."""
+def test_ctrl_c_in_a_later_segment_keeps_what_was_fitted_and_resumes(segment_clip, segmented, tmp_path,
+                                                                     monkeypatch):
+    """Interrupted in segment 2's rate search: segments 1 and 2 keep their finished fits and
+    segment 1 its record; the resumed encode skips segment 1 entirely and writes the very file
+    an uninterrupted one does."""
     import nvcodec.rate.search as search
+    import nvcodec.segment as segment
     from nvcodec.errors import Interrupted
 
     out, opts, _ = segmented
@@ -149,10 +135,13 @@ def test_ctrl_c_in_a_later_segment_keeps_what_was_fitted_and_resumes(clip, segme
     monkeypatch.setattr(search, "search_rate", second_segment_interrupted)
     dst = tmp_path / "o.nvc"
     with pytest.raises(Interrupted, match=r"after fitting .*o\.nvc\.ckpt\.1") as e:
-        api.encode(clip, dst, opts)
+        api.encode(segment_clip, dst, opts)
     assert e.value.checkpoint.endswith(".ckpt.1")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.nvc.ckpt.0", "o.nvc.ckpt.1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.nvc.ckpt.0", "o.nvc.ckpt.0.done", "o.nvc.ckpt.1"]
     monkeypatch.setattr(search, "search_rate", real)
-    api.encode(clip, dst, dataclasses.replace(opts, resume=True))
+    encoded, real_segment = [], segment.encode_segment
+    monkeypatch.setattr(segment, "encode_segment", lambda *a, **k: encoded.append(1) or real_segment(*a, **k))
+    api.encode(segment_clip, dst, dataclasses.replace(opts, resume=True))
+    assert len(encoded) == 2  # segments 2 and 3: segment 1 came from its record
     assert dst.read_bytes() == (out / "w1.nvc").read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.nvc"]
