@@ -22,7 +22,7 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
@@ -117,17 +117,29 @@ def workers_lost(what: str, kept: bool) -> WorkersLost:
 
 def _pool_run(left: list[int], jobs: Sequence[Job], options: Any, fits: list[str | None], finished: Finished,
               workers: int) -> None:
-    """One pool's run over `left`, which loses each segment as it is finished."""
+    """One pool's run over `left`, which loses each segment as it is finished. At most one
+    segment more than the workers is handed over at a time: a job that carries its frames (a
+    pipe's) is read only when its turn is near, so the driver never holds the clip."""
     pool = _new_pool(workers)
-    futures = {pool.submit(fit_segment, jobs[k], options, fits[k]): k for k in left}
+    queue = iter(list(left))
+    futures: dict[Future, int] = {}
 
-    def take(f) -> None:
+    def submit_next() -> None:
+        k = next(queue, None)
+        if k is not None:
+            futures[pool.submit(fit_segment, jobs[k], options, fits[k])] = k
+
+    def take(f: Future) -> None:
         finished(futures[f], f.result())
         left.remove(futures[f])
 
     try:
-        for f in as_completed(futures):
-            take(f)
+        for _ in range(workers + 1):
+            submit_next()
+        while pending := [f for f, k in futures.items() if k in left]:
+            for f in wait(pending, return_when=FIRST_COMPLETED).done:
+                take(f)
+                submit_next()
     except BrokenProcessPool:
         for f in futures:  # what finished before the break still counts
             if futures[f] in left and f.done() and not f.cancelled() and f.exception() is None:

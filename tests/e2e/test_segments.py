@@ -145,3 +145,40 @@ def test_ctrl_c_in_a_later_segment_keeps_what_was_fitted_and_resumes(segment_cli
     assert len(encoded) == 2  # segments 2 and 3: segment 1 came from its record
     assert dst.read_bytes() == (out / "w1.nvc").read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.nvc"]
+
+
+def test_worker_pools_are_handed_a_few_segments_at_a_time(monkeypatch):
+    """A pool gets at most workers + 1 segments before one is finished: a job that reads its
+    frames when asked (a pipe's) is not read all at once."""
+    import nvcodec.parallel as parallel
+
+    asked: list[int] = []
+    log: list[tuple[str, int]] = []
+
+    class Jobs:
+        def __getitem__(self, k):
+            asked.append(k)
+            log.append(("read", k))
+            return k
+
+    class Pool:
+        def submit(self, fn, job, options, fit):
+            from concurrent.futures import Future
+
+            f = Future()
+            f.set_result(job)
+            return f
+
+        def shutdown(self, **kw):
+            pass
+
+    monkeypatch.setattr(parallel, "_new_pool", lambda workers: Pool())
+    done: list[int] = []
+    left = list(range(6))
+    parallel._pool_run(left, Jobs(), None, [None] * 6,
+                       lambda k, code: (done.append(k), log.append(("done", k))), workers=2)
+    assert sorted(done) == list(range(6)) and left == [] and asked == list(range(6))
+    assert log[:3] == [("read", 0), ("read", 1), ("read", 2)] and log[3][0] == "done"
+    for i, (what, k) in enumerate(log):  # never more than 3 read and not finished
+        if what == "read":
+            assert sum(1 for w, j in log[:i + 1] if w == "read") - sum(1 for w, j in log[:i] if w == "done") <= 3
