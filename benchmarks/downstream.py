@@ -45,9 +45,9 @@ def read_rgb_clip(path: Path) -> np.ndarray:
 
 
 def encode(src: Path, dst: Path, a, **extra) -> api.EncodeReport:
-    return api.encode(src, dst, api.EncodeOptions(bpp=a.bpp, time_budget=a.time, steps=a.steps, device=a.device,
-                                                  seed=a.seed, overwrite=True, progress=False,
-                                                  fit_overrides=json.loads(a.fit), **extra))
+    budget = {"steps": a.steps} if a.steps else {"time_budget": a.time}
+    return api.encode(src, dst, api.EncodeOptions(bpp=a.bpp, device=a.device, seed=a.seed, overwrite=True,
+                                                  progress=False, fit_overrides=json.loads(a.fit), **budget, **extra))
 
 
 def decode(src: Path, dst: Path, a, **extra) -> api.DecodeReport:
