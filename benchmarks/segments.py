@@ -31,24 +31,27 @@ from nvcodec import api
 a = json.loads(sys.argv[1])
 t0 = time.perf_counter()
 rep = api.encode(a["src"], a["dst"], api.EncodeOptions(bpp=a["bpp"], steps=a["steps"], seed=0, device="cpu",
-                 overwrite=True, progress=False, segment_frames=a["segment_frames"], workers=a["workers"]))
+                 overwrite=True, progress=False, segment_frames=a["segment_frames"], workers=a["workers"],
+                 ray=a["ray"]))
 print("RESULT " + json.dumps({"wall_s": time.perf_counter() - t0, "bytes": rep.bytes, "psnr_yuv": rep.psnr_yuv,
       "segments": len(rep.segments), "main_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
       "child_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
 """
 
 
-def run_once(src: Path, dst: Path, bpp: float, steps: int, segment_frames: int, workers: int) -> dict[str, Any]:
+def run_once(src: Path, dst: Path, bpp: float, steps: int, segment_frames: int | None, workers: int,
+             ray: str | None = None) -> dict[str, Any]:
+    """One encode in its own process (`ray`: through `--ray` instead of local workers)."""
     args = {"src": str(src), "dst": str(dst), "bpp": bpp, "steps": steps, "segment_frames": segment_frames,
-            "workers": workers}
+            "workers": workers, "ray": ray}
     r = subprocess.run([sys.executable, "-c", _RUN, json.dumps(args)], capture_output=True, text=True, timeout=7200)
     if r.returncode != 0:
         raise SystemExit(f"encode with {workers} worker(s) failed: {r.stderr.strip()[-2000:]}")
     out = json.loads(next(ln for ln in r.stdout.splitlines() if ln.startswith("RESULT "))[7:])
-    return {"workers": workers, "segment_frames": segment_frames, "steps": steps, "segments": out["segments"],
+    return {"workers": f"ray {ray}" if ray else workers, "segment_frames": segment_frames, "steps": steps, "segments": out["segments"],
             "bytes": out["bytes"], "sha256": hashlib.sha256(dst.read_bytes()).hexdigest()[:16],
             "psnr_yuv": out["psnr_yuv"], "wall_s": out["wall_s"], "peak_rss_main_mb": out["main_kb"] / 1024,
-            "peak_rss_worker_mb": out["child_kb"] / 1024 if workers > 1 else None}
+            "peak_rss_worker_mb": out["child_kb"] / 1024 if workers > 1 or ray else None}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--segment-frames", type=int, default=30)
     p.add_argument("--workers", type=int, default=2, help="compared with one worker")
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--ray", default=None, help="also encode once through --ray (e.g. auto): the same bytes?")
     a = p.parse_args(argv)
     src = find_clips([a.clip], a.clips_dir)[0]
     work = a.out / "work"
@@ -72,10 +76,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(f"{NAME}: round {rnd + 1}, {workers} worker(s): {row['wall_s']:.1f} s, {row['bytes']} bytes")
             rows.append(row)
             write_csv(a.out / f"{NAME}.csv", rows, COLUMNS)
+    if a.ray:
+        rows.append({"clip": clip_label(src), "round": 1,
+                     **run_once(src, work / "ray.nvc", a.bpp, a.steps, a.segment_frames, 1, ray=a.ray)})
+        say(f"{NAME}: --ray {a.ray}: {rows[-1]['wall_s']:.1f} s, {rows[-1]['bytes']} bytes")
+        write_csv(a.out / f"{NAME}.csv", rows, COLUMNS)
     median = {w: statistics.median(r["wall_s"] for r in rows if r["workers"] == w) for w in (1, a.workers)}
     identical = len({r["sha256"] for r in rows}) == 1
     summary = (f"median wall time: 1 worker {median[1]:.1f} s, {a.workers} workers {median[a.workers]:.1f} s, "
-               f"speed-up {median[1] / median[a.workers]:.2f}x; files identical for every run: {identical}")
+               f"speed-up {median[1] / median[a.workers]:.2f}x; files identical for every run"
+               + (f" (--ray {a.ray} included)" if a.ray else "") + f": {identical}")
     write_markdown(a.out / f"{NAME}.md", f"Segmented encodes of {clip_label(src)}", [
         f"`--bpp {a.bpp} --steps {a.steps} --segment-frames {a.segment_frames}`, {a.rounds} round(s). {summary}.",
         markdown_table(rows, COLUMNS[1:], digits=2)], meta)
