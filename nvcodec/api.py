@@ -22,6 +22,7 @@ from .compress import hevc, model_codec
 from .compress.model_codec import byte_split
 from .device import cpu_threads, resolve_device
 from .effort import effort
+from .tunes import tune
 from .errors import InputError
 from .fsutil import atomic_write_bytes, check_output_path, is_stdio
 from .metrics.psnr import json_value
@@ -47,6 +48,7 @@ from .video.rawyuv import with_pix_fmt
 class EncodeOptions:
     bpp: float = DEFAULT_BPP
     preset: str = DEFAULT_PRESET  # nvcodec.effort: the fitting budget per million pixels
+    tune: str = "none"  # fit.options.TUNES: "motion" also fits the times between frames
     time_budget: float | None = None  # fitting seconds, over the preset's
     steps: int | None = None  # fitting steps (deterministic), over the preset's and time_budget
     threads: int | None = None  # torch CPU threads for the whole encode (None: torch's default)
@@ -184,7 +186,8 @@ def encode(src: str | os.PathLike, dst: str | os.PathLike, options: EncodeOption
     A long clip is cut into segments (`options.segment_frames`), each fitted on its own frames
     only, so memory holds one segment at a time; `options.workers` fits them side by side."""
     t0 = time.perf_counter()
-    effort(options.preset)  # an unknown preset fails before any work
+    effort(options.preset)  # an unknown preset or tune fails before any work
+    tune(options.tune)
     dst = check_output_path(dst, options.overwrite)
     with open_video(src, raw, max_frames=None if options.frame_range is None else options.frame_range[1]) as reader:
         info, a, b = _selected(reader, src, options.frame_range)

@@ -26,6 +26,7 @@ from .defaults import (DEFAULT_BPP, DEFAULT_CRF, DEFAULT_EVAL_METRICS, DEFAULT_M
                        DEFAULT_SEGMENT_PIXELS, SEGMENT_RETRIES,
                        DEMO_BPP, DEMO_TIME_BUDGET, EVAL_METRICS)
 from .effort import PRESETS, describe_presets
+from .tunes import TUNES
 from .errors import Interrupted, NvcodecError, WorkersLost
 
 
@@ -246,6 +247,10 @@ def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, metrics: str
               help="Target bits per pixel: file bytes x 8 / (W x H x frames).")
 @click.option("--preset", type=click.Choice(list(PRESETS)), default=DEFAULT_PRESET, show_default=True,
               help=f"Encoder effort in fitting seconds per million pixels of the clip ({describe_presets()}).")
+@click.option("--tune", type=click.Choice(list(TUNES)), default="none", show_default=True,
+              help="motion: also fit the frames half-way between frames, so that decoding at a higher frame rate "
+                   "(decode --fps-mult) follows motion instead of cross-fading; costs the coded frames some "
+                   "quality at equal size (RESULTS.md).")
 @click.option("--time", "time_budget", type=click.FloatRange(min=0.5), default=None,
               help="Wall-clock seconds for fitting, instead of the preset's.")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
@@ -281,7 +286,7 @@ def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, metrics: str
 @overwrite_opt
 @json_opt
 @quiet_opt
-def encode(input_path: Path, output: Path, bpp: float, preset: str, time_budget, steps, seed: int, max_decode_macs,
+def encode(input_path: Path, output: Path, bpp: float, preset: str, tune: str, time_budget, steps, seed: int, max_decode_macs,
            device: str, frame_range, segment_frames, workers: int, ray_address, mask_path, mask_boxes, checkpoint,
            resume: bool, raw_size, raw_fps, raw_pix_fmt,
            threads, overwrite: bool, as_json: bool, quiet: bool) -> None:
@@ -295,6 +300,7 @@ def encode(input_path: Path, output: Path, bpp: float, preset: str, time_budget,
     options = api.EncodeOptions(
         bpp=bpp,
         preset=preset,
+        tune=tune,
         threads=threads,
         time_budget=time_budget,
         steps=steps,

@@ -7,8 +7,11 @@ the project's CPU machine, commit of this module): a process's fixed part, the s
 pixels (its YUV frames, the fit's 8-bit RGB copy and its batches), the grids (each value with
 its gradient and optimizer state, or three models' copies in the quality check) and the
 decoder's per-GOP feature cache, which the quality check fills once per model it renders.
-Measured -> estimated: foreman CIF x60 561 -> 637 MB, bikes 640x272x30 618 -> 660 MB,
-bbb 1280x720 x30 1607 -> 1771 MB, x60 1884 -> 2102 MB (estimates 7-14 % above).
+Measured (first build of this module, 50-ms samples) -> estimated now: foreman CIF x60 561 ->
+780 MB, bikes 640x272x30 618 -> 850 MB, bbb 1280x720 x30 1603-1867 -> 1925 MB (two runs), x60
+1884 -> 2260 MB. Segments fitted one after another in one process do not add up: each ends
+with `release_memory` (without it the 300-frame 720p encode peaked at 2431 MB, 0.5 GB above
+its first segment's).
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from .errors import EncodeError
 from .model.config import NVTMConfig
 
 #: the interpreter, torch, PyAV/x265 and the fit's and rate search's fixed working sets
-PROCESS_BYTES = 450 << 20
+PROCESS_BYTES = 600 << 20
 #: per pixel of a segment (its YUV frames, the fit's RGB copy, the quality check's frames)
 BYTES_PER_PIXEL = 12
+#: per pixel more when the fit also learns the in-between times (`fit.inbetween`: their 8-bit targets)
+BYTES_PER_PIXEL_INBETWEEN = 3
 #: per grid value: the parameter, its gradient and Adam's two moments (float32)
 BYTES_PER_GRID_VALUE = 16
 #: the feature cache and what building it holds beside it (measured 2.1x the cache)
@@ -34,14 +39,16 @@ DRIVER_BYTES = 300 << 20
 _GB = 1 << 30
 
 
-def segment_peak_bytes(width: int, height: int, frames: int, config: NVTMConfig) -> int:
-    """Peak memory of one process encoding one segment of `frames` frames with `config`."""
+def segment_peak_bytes(width: int, height: int, frames: int, config: NVTMConfig, inbetween: bool = False) -> int:
+    """Peak memory of one process encoding one segment of `frames` frames with `config`
+    (`inbetween`: the fit also learns the times between frames)."""
     from .model.nvtm import synthesis_spec
     from .render import FEATURE_CACHE_BYTES, spec_feature_bytes
 
     features = spec_feature_bytes(synthesis_spec(config), width, height)
     cache = features if features <= FEATURE_CACHE_BYTES else 0  # too large: rendered without a cache
-    return int(PROCESS_BYTES + BYTES_PER_PIXEL * width * height * frames
+    per_pixel = BYTES_PER_PIXEL + (BYTES_PER_PIXEL_INBETWEEN if inbetween else 0)
+    return int(PROCESS_BYTES + per_pixel * width * height * frames
                + BYTES_PER_GRID_VALUE * config.grid_shapes(width, height, frames).values
                + FEATURE_CACHE_FACTOR * cache)
 
@@ -85,6 +92,21 @@ def check_memory(plan: MemoryPlan, shorter: int | None) -> None:
     fixes = ([f"--workers {plan.workers - 1}"] if plan.workers > 1 else []) + \
             ([f"--segment-frames {shorter}"] if shorter < plan.segment_frames else [])
     raise EncodeError(f"{need}: use {' or '.join(fixes) or '--workers 1'}")
+
+
+def release_memory() -> None:
+    """Hand the memory a finished segment freed back to the system. glibc keeps large freed
+    blocks in its heaps once its mmap threshold has risen (after the first big free), so a
+    process fitting segments one after another held ~0.5 GB more from its second 720p
+    segment on; `malloc_trim` returns it. Elsewhere (no glibc) only the collector runs."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _meminfo_available() -> int | None:

@@ -186,14 +186,18 @@ def fit_segment(job: Job, options: Any, checkpoint: str | None) -> SegmentCode:
     """One segment, in whatever process runs it: read its frames (if not given), fit, code."""
     from .device import cpu_threads, resolve_device
     from .fit.checkpoint import EncodeCheckpoint
+    from .memory import release_memory
     from .segment import encode_segment
 
     info, frames = read_job(job)
     # the segment checkpoints stay until the whole file is written (the caller removes them), so
     # that a resume skips every segment fitted so far straight to its coding
     with cpu_threads(options.threads), EncodeCheckpoint(checkpoint, owned=False) as ckpt:
-        return encode_segment(info, frames, options, checkpoint=ckpt.path, device=resolve_device(options.device),
+        code = encode_segment(info, frames, options, checkpoint=ckpt.path, device=resolve_device(options.device),
                               fitted=ckpt.fitted)
+    del frames
+    release_memory()  # a process's next segment starts from what this one left, not from its peak
+    return code
 
 
 def _told(progress: bool, k: int, total: int, code: SegmentCode, note: str | None) -> None:

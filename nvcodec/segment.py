@@ -116,11 +116,14 @@ def check_segment_memory(info: VideoInfo, plan: list[tuple[int, int]], options: 
     the free memory; the message names the --segment-frames that would (nvcodec.memory)."""
     from .memory import MemoryPlan, available_bytes, check_memory, encode_peak_bytes, segment_peak_bytes
     from .rate.sizing import choose_config
+    from .tunes import tune
+
+    inbetween = {**tune(options.tune), **options.fit_overrides}.get("inbetween_weight", 0) > 0
 
     def peak(frames: int, workers: int) -> int:
         config = choose_config(info.width, info.height, frames, options.bpp, rate=options.rate_model,
                                template=options.model_template, max_decode_macs=options.max_decode_macs).config
-        return encode_peak_bytes(segment_peak_bytes(info.width, info.height, frames, config), workers)
+        return encode_peak_bytes(segment_peak_bytes(info.width, info.height, frames, config, inbetween), workers)
 
     def longest(segment_frames: int) -> int:
         return max(n for _, n in plan_segments(info.frames, info.width, info.height, gop, segment_frames))
@@ -157,6 +160,7 @@ def _fit_options(options: Any, header: StreamHeader, target_bytes: float, checkp
                  device: torch.device):
     """The encode preset of the fit, with the file's own grid codec in the loop."""
     from .fit import fit_preset
+    from .tunes import tune
     from .rate.coded_grids import coded_grids
 
     rate = options.rate_model
@@ -166,7 +170,7 @@ def _fit_options(options: Any, header: StreamHeader, target_bytes: float, checkp
     return fit_preset(
         "encode", steps=options.steps, time_budget=budget, device=str(device), seed=options.seed,
         weight_rel_step=rate.weight_rel_step, checkpoint_path=checkpoint, resume=options.resume,
-        progress_bar=options.progress, **{"grid_codec": as_file, **options.fit_overrides})
+        progress_bar=options.progress, **{"grid_codec": as_file, **tune(options.tune), **options.fit_overrides})
 
 
 def _code(model: torch.nn.Module, header: StreamHeader, target_bytes: float, options: Any, fit_steps: int):

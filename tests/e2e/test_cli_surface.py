@@ -120,3 +120,18 @@ def test_decode_garbage_nvc(tmp_path):
     r = run_cli("decode", str(bad), "-o", str(tmp_path / "o.y4m"))
     _one_line_error(r, 1)
     assert not (tmp_path / "o.y4m").exists()
+
+
+def test_tune_motion_fits_the_in_between_times(sample_crop, tmp_path):
+    from nvcodec import api
+    from nvcodec.errors import InputError
+
+    clip = sample_crop(tmp_path / "c.y4m", 64, 48, 4)
+    common = ["--bpp", "2", "--steps", "4", "--device", "cpu", "-q", "-y"]
+    for name in ("none", "motion"):
+        assert run_cli("encode", str(clip), "-o", str(tmp_path / f"{name}.nvc"), "--tune", name, *common).returncode == 0
+    assert (tmp_path / "none.nvc").read_bytes() != (tmp_path / "motion.nvc").read_bytes()
+    bad = run_cli("encode", str(clip), "-o", str(tmp_path / "x.nvc"), "--tune", "fast", *common)
+    assert bad.returncode == 2 and "fast" in bad.stderr
+    with pytest.raises(InputError, match="unknown tune 'fast'"):
+        api.encode(clip, tmp_path / "x.nvc", api.EncodeOptions(tune="fast", steps=1))
