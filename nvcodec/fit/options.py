@@ -118,8 +118,10 @@ class FitOptions:
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise InputError(f"{name} must be in [0, 1], got {v}")
+        if not self.inbetween_weight >= 0:
+            raise InputError(f"inbetween_weight must be >= 0, got {self.inbetween_weight}")
         if min(self.frames_per_batch, self.pixels_per_frame, self.points_per_set, self.frames_per_set,
-               self.sets_per_step) < 1:
+               self.sets_per_step, self.inbetween_sets) < 1:
             raise InputError("batch sizes must be positive")
         return self
 

@@ -61,3 +61,15 @@ def test_a_fit_that_learns_the_in_between_times_renders_them():
     # and the frames themselves are still fitted
     frames = np.stack([f[INNER] for f in render_frames(taught, [0.0, 1.0, 2.0, 3.0], 64, 48)])
     assert rgb_psnr(frames, clip.numpy()[:, 8:-8, 8:-8] / 255.0) > 22
+
+
+def test_in_between_options_are_checked():
+    import pytest
+
+    from nvcodec.errors import InputError
+    from nvcodec.fit import FitOptions
+
+    with pytest.raises(InputError, match="inbetween_weight"):
+        FitOptions(steps=1, inbetween_weight=-1.0).validate()
+    with pytest.raises(InputError, match="batch sizes"):
+        FitOptions(steps=1, inbetween_sets=0).validate()
