@@ -130,8 +130,9 @@ def inpainting(clip: Path, work: Path, a) -> dict:
 
 
 def decode_speed(clip: Path, work: Path, a) -> dict:
-    rep = api.encode(clip, work / "speed.nvc", api.EncodeOptions(bpp=a.speed_bpp, time_budget=a.time, device=a.device,
-                                                                 seed=a.seed, overwrite=True, progress=False))
+    budget = {"steps": a.steps} if a.steps else {"time_budget": a.time}
+    rep = api.encode(clip, work / "speed.nvc", api.EncodeOptions(bpp=a.speed_bpp, device=a.device, seed=a.seed,
+                                                                 overwrite=True, progress=False, **budget))
     d = decode(work / "speed.nvc", work / "speed.y4m", a)
     return {"task": "decode speed (frames/s)", "clip": clip.stem, "nvcodec_psnr": rep.psnr_rgb, "baseline": "",
             "baseline_psnr": None, "gain_db": None, "bpp": rep.bpp,
