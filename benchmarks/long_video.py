@@ -63,17 +63,15 @@ def ping_pong(k: int, n: int) -> int:
 
 def estimate_mb(src: Path, bpp: float, segment_frames: int | None) -> float:
     """nvcodec.memory's estimate of the encode's peak (what the encoder checks before starting)."""
-    from nvcodec import memory
+    from nvcodec import api
     from nvcodec.model.presets import codec
-    from nvcodec.rate.sizing import choose_config
-    from nvcodec.segment import plan_segments
+    from nvcodec.segment import estimated_peak, plan_segments
     from nvcodec.video import open_video
 
     with open_video(src) as reader:
         info = reader.info
     frames = max(n for _, n in plan_segments(info.frames, info.width, info.height, codec().gop_size, segment_frames))
-    config = choose_config(info.width, info.height, frames, bpp).config
-    return memory.segment_peak_bytes(info.width, info.height, frames, config) / 2**20
+    return estimated_peak(info, frames, api.EncodeOptions(bpp=bpp)) / 2**20
 
 
 def _decode(nvc: Path, dst: Path, frames: str | None) -> float:

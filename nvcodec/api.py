@@ -48,7 +48,7 @@ from .video.rawyuv import with_pix_fmt
 class EncodeOptions:
     bpp: float = DEFAULT_BPP
     preset: str = DEFAULT_PRESET  # nvcodec.effort: the fitting budget per million pixels
-    tune: str = "none"  # fit.options.TUNES: "motion" also fits the times between frames
+    tune: str = "none"  # nvcodec.tunes: "motion" also fits the times between frames
     time_budget: float | None = None  # fitting seconds, over the preset's
     steps: int | None = None  # fitting steps (deterministic), over the preset's and time_budget
     threads: int | None = None  # torch CPU threads for the whole encode (None: torch's default)

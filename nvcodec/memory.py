@@ -16,7 +16,6 @@ its first segment's).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,8 +74,8 @@ class MemoryPlan:
 def available_bytes() -> int | None:
     """Memory this process may still take: the kernel's MemAvailable, capped by the room left
     under a cgroup limit (containers, CI runners), plus what this process already holds."""
-    room = [v for v in (_meminfo_available(), _cgroup_room()) if v is not None]
-    return None if not room else min(room) + _own_rss()
+    room = [v for v in (_proc_bytes("/proc/meminfo", "MemAvailable"), _cgroup_room()) if v is not None]
+    return None if not room else min(room) + (_proc_bytes("/proc/self/status", "VmRSS") or 0)
 
 
 def check_memory(plan: MemoryPlan, shorter: int | None) -> None:
@@ -109,10 +108,11 @@ def release_memory() -> None:
         pass
 
 
-def _meminfo_available() -> int | None:
+def _proc_bytes(path: str, key: str) -> int | None:
+    """The `key:  N kB` line of a /proc file, in bytes (None where there is no such file or line)."""
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key + ":"):
                 return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
@@ -132,13 +132,3 @@ def _cgroup_room(root: Path = Path("/sys/fs/cgroup")) -> int | None:
             return None
         return max(0, int(limit) - usage)
     return None
-
-
-def _own_rss() -> int:
-    try:
-        for line in Path(f"/proc/{os.getpid()}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0

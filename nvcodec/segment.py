@@ -81,10 +81,9 @@ def encode_segment(info: VideoInfo, frames: list, options: Any, *, checkpoint: s
     from .fit import fit
     from .model.nvtm import NVTM
     from .rate.search import describe as describe_rate
-    from .rate.sizing import choose_config, describe
+    from .rate.sizing import describe
 
-    sizing = choose_config(info.width, info.height, info.frames, options.bpp, rate=options.rate_model,
-                           template=options.model_template, max_decode_macs=options.max_decode_macs)
+    sizing = segment_sizing(info.width, info.height, info.frames, options)
     model = NVTM(sizing.config, info.width, info.height, info.frames, seed=options.seed)
     header = StreamHeader.from_video_info(info)
     target = bytes_for_bpp(options.bpp, info.pixels)
@@ -110,31 +109,46 @@ def encode_segment(info: VideoInfo, frames: list, options: Any, *, checkpoint: s
                        byte_split(container))
 
 
+def segment_sizing(width: int, height: int, frames: int, options: Any):
+    """The model sizing picks for a segment of `frames` frames (`rate.sizing.choose_config`)."""
+    from .rate.sizing import choose_config
+
+    return choose_config(width, height, frames, options.bpp, rate=options.rate_model,
+                         template=options.model_template, max_decode_macs=options.max_decode_macs)
+
+
+def fit_fields(options: Any) -> dict[str, Any]:
+    """The FitOptions fields an encode sets over the "encode" recipe: its tune's, then the overrides."""
+    from .tunes import tune
+
+    return {**tune(options.tune), **options.fit_overrides}
+
+
+def estimated_peak(info: VideoInfo, frames: int, options: Any, workers: int = 1) -> int:
+    """nvcodec.memory's estimate of an encode's peak with segments of `frames` frames."""
+    from .memory import encode_peak_bytes, segment_peak_bytes
+
+    config = segment_sizing(info.width, info.height, frames, options).config
+    inbetween = fit_fields(options).get("inbetween_weight", 0) > 0
+    return encode_peak_bytes(segment_peak_bytes(info.width, info.height, frames, config, inbetween), workers)
+
+
 def check_segment_memory(info: VideoInfo, plan: list[tuple[int, int]], options: Any, gop: int, *,
                          splittable: bool = True) -> None:
     """Refuse (one clear line, before any work) an encode of these segments that would not fit in
     the free memory; the message names the --segment-frames that would (nvcodec.memory)."""
-    from .memory import MemoryPlan, available_bytes, check_memory, encode_peak_bytes, segment_peak_bytes
-    from .rate.sizing import choose_config
-    from .tunes import tune
-
-    inbetween = {**tune(options.tune), **options.fit_overrides}.get("inbetween_weight", 0) > 0
-
-    def peak(frames: int, workers: int) -> int:
-        config = choose_config(info.width, info.height, frames, options.bpp, rate=options.rate_model,
-                               template=options.model_template, max_decode_macs=options.max_decode_macs).config
-        return encode_peak_bytes(segment_peak_bytes(info.width, info.height, frames, config, inbetween), workers)
+    from .memory import MemoryPlan, available_bytes, check_memory
 
     def longest(segment_frames: int) -> int:
         return max(n for _, n in plan_segments(info.frames, info.width, info.height, gop, segment_frames))
 
     frames = max(n for _, n in plan)
     workers = max(1, min(options.workers, len(plan)))
-    memory = MemoryPlan(peak(frames, workers), available_bytes(), frames, workers)
+    memory = MemoryPlan(estimated_peak(info, frames, options, workers), available_bytes(), frames, workers)
     if memory.fits:
         return
     candidates = range(frames // gop * gop, 0, -gop) if splittable else ()
-    shorter = next((f for f in candidates if peak(longest(f), 1) <= memory.available), None)
+    shorter = next((f for f in candidates if estimated_peak(info, longest(f), options) <= memory.available), None)
     check_memory(memory, shorter)
 
 
@@ -160,7 +174,6 @@ def _fit_options(options: Any, header: StreamHeader, target_bytes: float, checkp
                  device: torch.device):
     """The encode preset of the fit, with the file's own grid codec in the loop."""
     from .fit import fit_preset
-    from .tunes import tune
     from .rate.coded_grids import coded_grids
 
     rate = options.rate_model
@@ -170,7 +183,7 @@ def _fit_options(options: Any, header: StreamHeader, target_bytes: float, checkp
     return fit_preset(
         "encode", steps=options.steps, time_budget=budget, device=str(device), seed=options.seed,
         weight_rel_step=rate.weight_rel_step, checkpoint_path=checkpoint, resume=options.resume,
-        progress_bar=options.progress, **{"grid_codec": as_file, **tune(options.tune), **options.fit_overrides})
+        progress_bar=options.progress, **{"grid_codec": as_file, **fit_fields(options)})
 
 
 def _code(model: torch.nn.Module, header: StreamHeader, target_bytes: float, options: Any, fit_steps: int):
