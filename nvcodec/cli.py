@@ -513,9 +513,23 @@ _FAILURES: tuple[tuple[type[BaseException], int | None, Callable[[Any, list[str]
 )
 
 
+def _forget_caught_interrupt() -> None:
+    """CPython remembers a KeyboardInterrupt raised inside any exec of a string (dataclass and
+    namedtuple creation, pybind11) even when it was caught, and under `python -m` then ends
+    the process with SIGINT instead of our exit code; the next exec of a string resets that."""
+    exec("")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; never lets a traceback reach the user unless --debug."""
     args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _run(args)
+    finally:
+        _forget_caught_interrupt()
+
+
+def _run(args: list[str]) -> int:
     try:
         with _terminate_like_ctrl_c():
             cli.main(args=args, prog_name="nvcodec", standalone_mode=False)

@@ -4,6 +4,7 @@ run writes (the fit loop's resume is bit-exact on CPU)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import signal
@@ -180,3 +181,20 @@ def test_fit_interrupted_at_step_k_and_resumed_is_bit_exact(tmp_path, k):
     assert a.keys() == b.keys()
     for name in a:
         assert torch.equal(a[name].detach().cpu(), b[name].detach().cpu()), name
+
+
+def test_an_interrupt_caught_inside_a_string_exec_still_exits_130(tmp_path):
+    """The race behind a flaky SIGTERM test: the signal landed while a dataclass was being
+    created (an exec of a string), and CPython then ended `python -m` with SIGINT (-2)."""
+    (tmp_path / "interrupt_in_exec.py").write_text(
+        "import sys\n"
+        "from nvcodec import cli\n"
+        "def interrupted_inside_exec(*args, **kwargs):\n"
+        "    exec('raise KeyboardInterrupt')\n"
+        "cli.cli.main = interrupted_inside_exec\n"
+        "sys.exit(cli.main(['info', 'x.nvc']))\n")
+    env = dict(CLI_ENV, PYTHONPATH=str(tmp_path) + os.pathsep + CLI_ENV["PYTHONPATH"])
+    res = subprocess.run([sys.executable, "-m", "interrupt_in_exec"], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert res.returncode == 130, res.stderr
+    assert res.stderr.strip() == "nvcodec: interrupted"
