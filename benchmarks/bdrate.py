@@ -21,8 +21,10 @@ figure marked as another dataset.
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -31,6 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import common
+from .commit_encode import EncodeFailed, commit_tree, drop_tree, run_encode, short_commit
 from .common import say
 
 NAME = "bdrate"
@@ -41,8 +44,9 @@ METRIC_LABELS = {"psnr_yuv": "PSNR-YUV 6:1:1 (dB)", "psnr_rgb": "PSNR-RGB (dB)",
 MIN_OVERLAP = 0.75
 COLUMNS = ("clip", "width", "height", "frames", "method", "codec", "preset", "setting", "target_bpp",
            "bytes", "bpp", "psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "psnr_rgb", "ms_ssim", "ms_ssim_db",
-           "encode_seconds", "time_budget", "steps", "fit_steps", "report_psnr_yuv", "error")
-BD_COLUMNS = ("clip", "anchor", "metric", "bd_rate", "bd_psnr", "overlap_quality", "overlap_rate",
+           "encode_seconds", "time_budget", "steps", "fit_steps", "report_psnr_yuv", "commit", "psnr_float",
+           "psnr_quantized", "passes", "error")
+BD_COLUMNS = ("clip", "method", "anchor", "metric", "bd_rate", "bd_psnr", "overlap_quality", "overlap_rate",
               "points_test", "points_anchor", "flag")
 
 
@@ -57,6 +61,17 @@ class Clip:
     info: Any
     frames: list
     rgb: np.ndarray
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How every nvcodec point is fitted: --time or --steps, seed, torch threads per encode, device."""
+
+    time: float | None
+    steps: int | None
+    seed: int
+    threads: int
+    device: str
 
 
 def load(path: Path) -> Clip:
@@ -173,38 +188,57 @@ def base_row(clip: Clip, method: str, codec: str, preset: str, setting: str) -> 
 
 # ------------------------------------------------------------------ nvcodec
 
-def nvcodec_rows(clip: Clip, bpps: Sequence[float], time_budget: float | None, steps: int | None,
-                 device: str, seed: int, work: Path) -> list[dict[str, Any]]:
-    """Encode the clip at each bpp, decode the file, measure the decoded video."""
-    from nvcodec.api import DecodeOptions, EncodeOptions, decode, encode
-    from nvcodec.errors import EncodeError
+def nvcodec_rows(clip: Clip, bpps: Sequence[float], budget: Budget, sides: dict[str, tuple[str, Path]],
+                 jobs: int, work: Path) -> list[dict[str, Any]]:
+    """Encode the clip at each bpp with each side's code (`sides`: method -> (commit, source
+    tree)), decode the file, measure the decoded video. The sides of one bpp run at the same
+    time when `jobs` > 1, so a drift of the machine is shared by both."""
+    work.mkdir(parents=True, exist_ok=True)
+    points = [(bpp, method, commit, tree) for bpp in bpps for method, (commit, tree) in sides.items()]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(lambda p: nvcodec_point(clip, budget, work, *p), points))
+
+
+def nvcodec_point(clip: Clip, budget: Budget, work: Path, bpp: float, method: str, commit: str,
+                  tree: Path) -> dict[str, Any]:
     from nvcodec.video import open_video
 
-    rows = []
-    work.mkdir(parents=True, exist_ok=True)
-    for bpp in bpps:
-        nvc = work / f"{clip.name}_{bpp:g}.nvc"
-        y4m = work / f"{clip.name}_{bpp:g}.decoded.y4m"
-        opts = EncodeOptions(bpp=bpp, time_budget=time_budget, steps=steps, seed=seed, device=device,
-                             overwrite=True, progress=False)
-        row = base_row(clip, "nvcodec", "nvcodec", "-", f"bpp={bpp:g}")
-        row.update(target_bpp=bpp, time_budget=time_budget, steps=steps)
-        try:
-            rep = encode(clip.path, nvc, opts)
-        except EncodeError as e:  # e.g. a bpp too low for the headers: record it, go on
-            say(f"  {'nvcodec':>14} bpp {bpp:g}: failed: {e}")
-            rows.append({**row, "error": str(e)})
-            continue
-        decode(nvc, y4m, DecodeOptions(device=device, overwrite=True, progress=False))
-        with open_video(y4m) as r:
-            decoded = [r.read(i) for i in range(len(r))]
-        row.update(bytes=rep.bytes, bpp=rep.bpp, encode_seconds=rep.encode_seconds, fit_steps=rep.fit_steps,
-                   report_psnr_yuv=rep.psnr_yuv, **measure(clip, decoded))
-        say(f"  {'nvcodec':>14} bpp {bpp:g}: {row['bpp']:.4f} bpp, {row['psnr_yuv']:.2f} dB YUV "
-            f"({rep.fit_steps} steps, {rep.encode_seconds:.0f} s)")
-        y4m.unlink(missing_ok=True)
-        rows.append(row)
-    return rows
+    stem = work / f"{clip.name}_{bpp:g}_{commit}"
+    row = base_row(clip, method, "nvcodec", "-", f"bpp={bpp:g}")
+    row.update(commit=commit, target_bpp=bpp, time_budget=budget.time, steps=budget.steps)
+    try:
+        r = run_encode(tree, clip.path, stem.with_suffix(".nvc"), stem.with_suffix(".y4m"), bpp, budget.time,
+                       budget.steps, budget.seed, budget.threads, budget.device)
+    except EncodeFailed as e:  # e.g. a bpp too low for the headers: record it, go on
+        say(f"  {method:>14} bpp {bpp:g}: failed: {e}")
+        return {**row, "error": " ".join(str(e).split())[-300:]}
+    with open_video(stem.with_suffix(".y4m")) as reader:
+        decoded = [reader.read(i) for i in range(len(reader))]
+    stem.with_suffix(".y4m").unlink(missing_ok=True)
+    row.update({k: r.get(k) for k in ("bytes", "bpp", "encode_seconds", "fit_steps", "report_psnr_yuv",
+                                      "psnr_float", "psnr_quantized", "passes")}, **measure(clip, decoded))
+    say(f"  {method:>14} bpp {bpp:g}: {row['bpp']:.4f} bpp, {row['psnr_yuv']:.2f} dB YUV "
+        f"({r['fit_steps']} steps, {r['encode_seconds']:.0f} s)")
+    return row
+
+
+def is_nvcodec(method: str) -> bool:
+    """nvcodec's methods: this tree's (`nvcodec`) and a previous commit's (`nvcodec@COMMIT`)."""
+    return method == "nvcodec" or method.startswith("nvcodec@")
+
+
+def float_to_file(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per nvcodec method: the loss from the fitted float model to the decoded file (RGB PSNR),
+    median over all points and worst over small clips (<= 176x144)."""
+    out = []
+    for method in dict.fromkeys(r["method"] for r in rows if is_nvcodec(r["method"])):
+        pts = [r for r in valid(rows, "psnr_float") if r["method"] == method and r.get("psnr_rgb") is not None]
+        loss = [float(r["psnr_float"]) - float(r["psnr_rgb"]) for r in pts]
+        small = [d for r, d in zip(pts, loss) if int(r["width"]) * int(r["height"]) <= 176 * 144]
+        out.append({"method": method, "points": len(loss),
+                    "median_loss_db": float(np.median(loss)) if loss else math.nan,
+                    "max_loss_small_db": max(small) if small else math.nan})
+    return out
 
 
 # ------------------------------------------------------------------ BD metrics
@@ -266,31 +300,33 @@ def overlap_flag(quality: float, rate: float) -> str:
 
 
 def bd_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """BD of nvcodec vs every anchor method, per clip and metric, then the mean over clips."""
+    """BD of each nvcodec method vs every anchor method, per clip and metric, then the mean over clips."""
     out = []
     clips = list(dict.fromkeys(r["clip"] for r in rows))
-    anchors = list(dict.fromkeys(r["method"] for r in rows if r["method"] != "nvcodec"))
-    for clip in clips:
-        test = [r for r in rows if r["clip"] == clip and r["method"] == "nvcodec"]
-        if not test:
-            continue
-        for anchor in anchors:
-            ref = [r for r in rows if r["clip"] == clip and r["method"] == anchor]
-            for metric in METRICS:
-                out.append({"clip": clip, "anchor": anchor, **bd_pair(ref, test, metric)})
+    tests = list(dict.fromkeys(r["method"] for r in rows if is_nvcodec(r["method"])))
+    anchors = list(dict.fromkeys(r["method"] for r in rows if not is_nvcodec(r["method"])))
+    for method in tests:
+        for clip in clips:
+            test = [r for r in rows if r["clip"] == clip and r["method"] == method]
+            if not test:
+                continue
+            for anchor in anchors:
+                ref = [r for r in rows if r["clip"] == clip and r["method"] == anchor]
+                for metric in METRICS:
+                    out.append({"clip": clip, "method": method, "anchor": anchor, **bd_pair(ref, test, metric)})
     return out + mean_bd(out)
 
 
 def mean_bd(per_clip: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean over clips of the finite BD values (the flag says how many clips entered)."""
     out = []
-    keys = list(dict.fromkeys((r["anchor"], r["metric"]) for r in per_clip))
-    for anchor, metric in keys:
-        sel = [r for r in per_clip if r["anchor"] == anchor and r["metric"] == metric]
+    keys = list(dict.fromkeys((r.get("method", "nvcodec"), r["anchor"], r["metric"]) for r in per_clip))
+    for method, anchor, metric in keys:
+        sel = [r for r in per_clip if (r.get("method", "nvcodec"), r["anchor"], r["metric"]) == (method, anchor, metric)]
         rates = [r["bd_rate"] for r in sel if math.isfinite(r["bd_rate"])]
         psnrs = [r["bd_psnr"] for r in sel if math.isfinite(r["bd_psnr"])]
         flagged = sum(r["flag"] != "ok" for r in sel)
-        out.append({"clip": "MEAN", "anchor": anchor, "metric": metric,
+        out.append({"clip": "MEAN", "method": method, "anchor": anchor, "metric": metric,
                     "bd_rate": float(np.mean(rates)) if rates else math.nan,
                     "bd_psnr": float(np.mean(psnrs)) if psnrs else math.nan,
                     "overlap_quality": min(r["overlap_quality"] for r in sel),
@@ -311,7 +347,9 @@ def plot_clip(rows: Sequence[dict[str, Any]], clip: str, path: Path) -> Path:
     for ax, metric in zip(axes, METRICS):
         for m in methods:
             pts = sorted((float(r["bpp"]), float(r[metric])) for r in valid(sel, metric) if r["method"] == m)
-            style = dict(marker="o", linewidth=2.5, color="black") if m == "nvcodec" else dict(marker=".")
+            style = (dict(marker="o", linewidth=2.5, color="black") if m == "nvcodec" else
+                     dict(marker="o", linewidth=1.5, color="grey", linestyle="--") if is_nvcodec(m) else
+                     dict(marker="."))
             ax.plot([p[0] for p in pts], [p[1] for p in pts], label=m, **style)
         common.log_axis(ax)
         ax.set_xlabel("bpp")
@@ -367,18 +405,22 @@ def markdown_sections(rows: Sequence[dict[str, Any]], bd: Sequence[dict[str, Any
         "'-' where they do not overlap at all. Only points on the rising part of each curve enter.",
         "## Mean over clips (PSNR-YUV 6:1:1)",
         common.markdown_table([r for r in bd if r["clip"] == "MEAN" and r["metric"] == "psnr_yuv"],
-                              ("anchor", "bd_rate", "bd_psnr", "flag"),
-                              ("anchor", "BD-rate %", "BD-PSNR dB", "clips")),
+                              ("method", "anchor", "bd_rate", "bd_psnr", "flag"),
+                              ("method", "anchor", "BD-rate %", "BD-PSNR dB", "clips")),
+        "## From the fitted model to the file (PSNR-RGB of the float model minus the decoded file's)",
+        common.markdown_table(float_to_file(rows), ("method", "points", "median_loss_db", "max_loss_small_db"),
+                              ("method", "points", "median loss dB", "worst on clips <= 176x144, dB")),
         "## Per clip and metric",
         common.markdown_table([r for r in bd if r["clip"] != "MEAN"],
-                              ("clip", "anchor", "metric", "bd_rate", "bd_psnr", "overlap_quality", "flag"),
-                              ("clip", "anchor", "metric", "BD-rate %", "BD-quality dB", "overlap", "flag"), 2),
+                              ("clip", "method", "anchor", "metric", "bd_rate", "bd_psnr", "overlap_quality", "flag"),
+                              ("clip", "method", "anchor", "metric", "BD-rate %", "BD-quality dB", "overlap", "flag"),
+                              2),
         "## nvcodec points",
-        common.markdown_table([r for r in rows if r["method"] == "nvcodec"],
-                              ("clip", "target_bpp", "bpp", "psnr_yuv", "psnr_rgb", "ms_ssim", "fit_steps",
-                               "encode_seconds", "error"),
-                              ("clip", "target bpp", "bpp", "PSNR-YUV", "PSNR-RGB", "MS-SSIM", "steps",
-                               "encode s", "error")),
+        common.markdown_table([r for r in rows if is_nvcodec(r["method"])],
+                              ("clip", "method", "target_bpp", "bpp", "psnr_yuv", "psnr_rgb", "psnr_float",
+                               "ms_ssim", "fit_steps", "passes", "encode_seconds", "error"),
+                              ("clip", "method", "target bpp", "bpp", "PSNR-YUV", "PSNR-RGB", "PSNR-RGB fitted",
+                               "MS-SSIM", "steps", "passes", "encode s", "error")),
         "## Published points for reference: UVG 1080p, another dataset",
         f"Plotted in `uvg_published.png`, copied from `{w['repository']}/{w['path']}` at commit `{w['commit']}` "
         "(see benchmarks/anchors/uvg.py for each point's source). Other content, resolution and machines: "
@@ -401,6 +443,11 @@ def build_parser():
                    help="CRF sweep of the anchors")
     p.add_argument("--tune", default=None, help="x264/x265 --tune (e.g. psnr); default none")
     p.add_argument("--skip-nvcodec", action="store_true", help="anchors only")
+    p.add_argument("--previous", default=None,
+                   help="also encode every point with this commit's code (a git worktree; method nvcodec@COMMIT)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="nvcodec encodes at once, each in its own process with --threads (default: the cores "
+                        "shared out) torch threads; 2 with --previous runs both sides of a point together")
     p.add_argument("--keep", action="store_true", help="keep the .nvc files in <out>/work")
     return p
 
@@ -415,19 +462,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = out / "work"
     settings = {"clips": args.clips, "frames": args.frames, "bpp": args.bpp, "time": args.time,
                 "steps": args.steps, "codecs": args.codecs, "presets": args.presets, "crf": args.crf,
-                "tune": args.tune, "seed": args.seed, "device": args.device}
+                "tune": args.tune, "seed": args.seed, "device": args.device, "jobs": args.jobs}
     meta = common.machine_description(args.device)
+    budget = Budget(None if args.steps else args.time, args.steps, args.seed,
+                    args.threads or max(1, (os.cpu_count() or 1) // args.jobs), args.device)
+    sides = {"nvcodec": (meta["commit"], common.REPO_ROOT)}
+    if args.previous:
+        prev = short_commit(args.previous)
+        sides[f"nvcodec@{prev}"] = (prev, commit_tree(prev, work))
+        settings["previous_commit"] = prev
     rows: list[dict[str, Any]] = []
-    for src in common.find_clips(args.clips, args.clips_dir):
-        clip = load(common.prepare_clip(src, args.frames, work))
-        clip.name = common.clip_label(src)
-        say(f"{clip.name}: {clip.info.width}x{clip.info.height}, {clip.info.frames} frames")
-        if not args.skip_nvcodec:
-            rows += nvcodec_rows(clip, args.bpp, None if args.steps else args.time, args.steps,
-                                 args.device, args.seed, work)
-        rows += anchor_rows(clip, args.codecs, args.presets, args.crf, args.tune)
-        common.write_csv(out / f"{NAME}.csv", rows, COLUMNS)  # keep what is done so far
-        plot_clip(rows, clip.name, out / f"rd_{clip.name}.png")
+    try:
+        for src in common.find_clips(args.clips, args.clips_dir):
+            clip = load(common.prepare_clip(src, args.frames, work))
+            clip.name = common.clip_label(src)
+            say(f"{clip.name}: {clip.info.width}x{clip.info.height}, {clip.info.frames} frames")
+            if not args.skip_nvcodec:
+                rows += nvcodec_rows(clip, args.bpp, budget, sides, args.jobs, work)
+            rows += anchor_rows(clip, args.codecs, args.presets, args.crf, args.tune)
+            common.write_csv(out / f"{NAME}.csv", rows, COLUMNS)  # keep what is done so far
+            plot_clip(rows, clip.name, out / f"rd_{clip.name}.png")
+    finally:
+        for method, (_, tree) in sides.items():
+            if method != "nvcodec":
+                drop_tree(tree)
     bd = bd_rows(rows)
     common.write_csv(out / f"{NAME}.csv", rows, COLUMNS)
     common.write_csv(out / "bd.csv", bd, BD_COLUMNS)

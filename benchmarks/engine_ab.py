@@ -18,14 +18,12 @@ A clip `NAME@WxHxT` is a centre crop (4:2:0) of the first T frames of NAME.
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from .commit_encode import EncodeFailed, commit_tree, drop_tree, run_encode, short_commit
 from .common import (REPO_ROOT, base_parser, clip_label, find_clips, float_list, machine_description,
                      markdown_table, remove_work, say, str_list, write_csv, write_markdown, write_meta)
 from .rate_accuracy import crop_clip
@@ -36,49 +34,6 @@ COLUMNS = ("clip", "side", "commit", "round", "bpp_target", "time_s", "bpp", "ps
            "engine", "encode_seconds")
 SUMMARY = ("clip", "bpp_target", "time_s", "runs", "prev_psnr_yuv", "new_psnr_yuv", "gain_db",
            "prev_samples_per_second", "new_samples_per_second", "samples_ratio", "prev_passes", "new_passes")
-
-#: what one encode runs in its own process, inside the tree on PYTHONPATH: encode, decode, and
-#: re-measure the decoded file (the previous commit's report has fewer fields: derived there)
-_ENCODE = r"""
-import inspect, json, sys, time
-import nvcodec
-from nvcodec import api
-from nvcodec.fit import FitOptions
-a = json.loads(sys.argv[1])
-assert nvcodec.__file__.startswith(a["tree"]), (nvcodec.__file__, a["tree"])
-rep = api.encode(a["src"], a["nvc"], api.EncodeOptions(bpp=a["bpp"], time_budget=a["time"], seed=a["seed"],
-                 device="cpu", overwrite=True, progress=False))
-api.decode(a["nvc"], a["dec"], api.DecodeOptions(device="cpu", overwrite=True, progress=False))
-# either side of the A/B may be an older commit: PSNR only, in whichever way its api asks for it
-old_api = "lpips" in inspect.signature(api.evaluate).parameters
-ev = api.evaluate(a["src"], a["dec"], device="cpu", **({"lpips": False} if old_api else {"metrics": ("psnr",)}))
-sps = getattr(rep, "samples_per_second", None)
-if sps is None:  # the per-pixel engine of older commits: F x P samples per step
-    o = FitOptions(steps=1)
-    sps = rep.fit_steps * o.frames_per_batch * o.pixels_per_frame / rep.fit_seconds
-stages = getattr(rep, "psnr_stages", {}) or {}
-print("RESULT " + json.dumps({
-    "bpp": rep.bpp, "psnr_yuv": ev["psnr_yuv"], "psnr_rgb": ev["psnr_rgb"],
-    "psnr_float": stages.get("float", getattr(rep, "psnr_unquantized", None)), "psnr_quantized": stages.get("quantized"),
-    "fit_steps": rep.fit_steps, "fit_seconds": rep.fit_seconds, "samples_per_second": sps,
-    "passes": sps * rep.fit_seconds / (rep.width * rep.height * rep.frames),
-    "engine": getattr(rep, "fit_engine", "pixel"), "encode_seconds": rep.encode_seconds}))
-"""
-
-
-def commit_tree(commit: str, work: Path) -> Path:
-    """A checkout of `commit` under `work` (a git worktree, made once)."""
-    tree = work / f"tree_{commit}"
-    if not (tree / "nvcodec").is_dir():
-        work.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["git", "worktree", "add", "--detach", "--force", str(tree), commit], cwd=REPO_ROOT,
-                       check=True, capture_output=True)
-    return tree
-
-
-def drop_tree(tree: Path) -> None:
-    subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO_ROOT, capture_output=True)
-
 
 def resolve_clip(spec: str, clips_dir: Path, work: Path) -> Path:
     """A clip name or path, or NAME@WxHxT: its centre crop written to `work`."""
@@ -91,22 +46,15 @@ def resolve_clip(spec: str, clips_dir: Path, work: Path) -> Path:
     return crop_clip(src, work / f"{src.stem}_{w}x{h}x{t}.y4m", w, h, t)
 
 
-def run_encode(tree: Path, src: Path, work: Path, bpp: float, time_s: float, seed: int,
-               threads: int | None) -> dict[str, Any]:
-    """One encode in its own process from `tree`; the RESULT line it prints."""
-    stem = f"{src.stem}_{tree.name}"
-    work = work.resolve()  # the process runs inside `tree`
-    args = {"tree": str(tree.resolve()), "src": str(src.resolve()), "nvc": str(work / f"{stem}.nvc"),
-            "dec": str(work / f"{stem}.y4m"), "bpp": bpp, "time": time_s, "seed": seed}
-    env = {**os.environ, "PYTHONPATH": str(tree.resolve())}
-    if threads:
-        env["OMP_NUM_THREADS"] = str(threads)
-    proc = subprocess.run([sys.executable, "-c", _ENCODE, json.dumps(args)], cwd=tree, env=env,
-                          capture_output=True, text=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        raise SystemExit(f"encode from {tree} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+def encode_side(tree: Path, src: Path, work: Path, bpp: float, time_s: float, seed: int,
+                threads: int | None) -> dict[str, Any]:
+    """One side's encode of `src` (files named after the tree, in `work`)."""
+    stem = work / f"{src.stem}_{tree.name}"
+    try:
+        return run_encode(tree, src, stem.with_suffix(".nvc"), stem.with_suffix(".y4m"), bpp, time_s, seed=seed,
+                          threads=threads)
+    except EncodeFailed as e:
+        raise SystemExit(str(e)) from None
 
 
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -144,13 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     meta = machine_description("cpu")
     work = a.out / "work"
-    prev_commit = subprocess.run(["git", "rev-parse", "--short=12", a.previous], cwd=REPO_ROOT, check=True,
-                                 capture_output=True, text=True).stdout.strip()
+    prev_commit = short_commit(a.previous)
     trees = {"prev": commit_tree(prev_commit, work), "new": REPO_ROOT}
     commits = {"prev": prev_commit, "new": meta["commit"]}
     if a.new is not None:
-        commits["new"] = subprocess.run(["git", "rev-parse", "--short=12", a.new], cwd=REPO_ROOT, check=True,
-                                        capture_output=True, text=True).stdout.strip()
+        commits["new"] = short_commit(a.new)
         trees["new"] = commit_tree(commits["new"], work)
     rows: list[dict[str, Any]] = []
     try:
@@ -161,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                     order = ("prev", "new") if (ci + rnd) % 2 == 0 else ("new", "prev")
                     for side in order:
                         say(f"{NAME}: {clip_label(src)} {bpp} bpp {a.time:g} s, round {rnd + 1}, {side}")
-                        r = run_encode(trees[side], src, work, bpp, a.time, a.seed, a.threads)
+                        r = encode_side(trees[side], src, work, bpp, a.time, a.seed, a.threads)
                         rows.append({"clip": clip_label(src), "side": side, "commit": commits[side], "round": rnd + 1,
                                      "bpp_target": bpp, "time_s": a.time, **r})
                         say(f"  {r['psnr_yuv']:.3f} dB YUV, {r['bpp']:.4f} bpp, {r['fit_steps']} steps, "

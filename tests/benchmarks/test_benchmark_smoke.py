@@ -240,6 +240,44 @@ def test_overlap_flags() -> None:
     assert bdrate.overlap_flag(0.0, 0.0) == "no overlap"
 
 
+@pytest.mark.skipif(not (REPO / ".git").exists(), reason="needs the git checkout (a worktree of the previous commit)")
+def test_bdrate_with_the_previous_commit_side_by_side(small_sample_clip: Path, tmp_path: Path) -> None:
+    """--previous adds nvcodec@COMMIT, encoded by that commit's code in its own process beside
+    this tree's encode (--jobs 2), with its own BD rows, float-to-file losses and RD curve."""
+    out = tmp_path / "bd"
+    assert bdrate.main(["--clips", str(small_sample_clip), "--bpp", "2,4", "--steps", "40", "--crf", "20,35",
+                        "--codecs", "x265", "--presets", "medium", "--previous", "HEAD", "--jobs", "2",
+                        "--out", str(out), "--allow-dirty"]) == 0
+    _, rows = read_rows(out / "bdrate.csv")
+    prev = json.loads((out / "meta.json").read_text())["settings"]["previous_commit"]
+    nv = {(r["method"], r["target_bpp"]): r for r in rows if r["codec"] == "nvcodec"}
+    assert set(nv) == {(m, b) for m in ("nvcodec", f"nvcodec@{prev}") for b in ("2.0", "4.0")}
+    for r in nv.values():  # each a real file, measured here, with the stages its encoder reported
+        assert not r["error"] and float(r["psnr_yuv"]) > 20 and 0 < float(r["bpp"]) <= float(r["target_bpp"]) * 1.03
+        assert math.isclose(float(r["psnr_yuv"]), float(r["report_psnr_yuv"]), abs_tol=1e-6)
+        assert float(r["psnr_float"]) > float(r["psnr_rgb"]) - 1.0 and int(r["fit_steps"]) == 40
+    _, bd = read_rows(out / "bd.csv")
+    assert {(r["method"], r["clip"]) for r in bd} == {(m, c) for m in ("nvcodec", f"nvcodec@{prev}")
+                                                      for c in ("tiny", "MEAN")}
+    md = (out / "bdrate.md").read_text()
+    assert f"nvcodec@{prev}" in md and "From the fitted model to the file" in md
+    listed = subprocess.run(["git", "worktree", "list"], cwd=REPO, capture_output=True, text=True).stdout
+    assert str(out) not in listed and not (out / "work").exists()
+
+
+def test_float_to_file_takes_the_median_and_the_worst_small_clip() -> None:
+    def row(method, w, fitted, decoded):
+        return {"method": method, "width": w, "height": w, "psnr_float": fitted, "psnr_rgb": decoded}
+
+    rows = [row("nvcodec", 176 // 2, 30.0, 29.0), row("nvcodec", 352, 31.0, 30.8), row("nvcodec", 352, 32.0, 31.9),
+            row("nvcodec@abc", 352, 30.0, 28.0), row("x265-medium", 352, None, 40.0)]
+    got = {r["method"]: r for r in bdrate.float_to_file(rows)}
+    assert set(got) == {"nvcodec", "nvcodec@abc"}
+    assert got["nvcodec"]["points"] == 3 and got["nvcodec"]["median_loss_db"] == pytest.approx(0.2)
+    assert got["nvcodec"]["max_loss_small_db"] == pytest.approx(1.0)
+    assert math.isnan(got["nvcodec@abc"]["max_loss_small_db"])
+
+
 def test_rd_curve_keeps_the_rising_points() -> None:
     rows = [{"bpp": 0.4, "m": 33.0}, {"bpp": 0.1, "m": 30.0}, {"bpp": 0.2, "m": 29.0}, {"bpp": 0.3, "m": None}]
     rate, q = bdrate.rd_curve(rows, "m")
