@@ -19,7 +19,6 @@ the real size, with motion that reverses at every turn, so no segment is a copy 
 
 from __future__ import annotations
 
-import json
 import statistics
 import subprocess
 import sys
