@@ -203,18 +203,18 @@ def nvcodec_point(clip: Clip, budget: Budget, work: Path, bpp: float, method: st
                   tree: Path) -> dict[str, Any]:
     from nvcodec.video import open_video
 
-    stem = work / f"{clip.name}_{bpp:g}_{commit}"
+    nvc, y4m = (work / f"{clip.name}_{bpp:g}bpp_{commit}{ext}" for ext in (".nvc", ".decoded.y4m"))
     row = base_row(clip, method, "nvcodec", "-", f"bpp={bpp:g}")
     row.update(commit=commit, target_bpp=bpp, time_budget=budget.time, steps=budget.steps)
     try:
-        r = run_encode(tree, clip.path, stem.with_suffix(".nvc"), stem.with_suffix(".y4m"), bpp, budget.time,
-                       budget.steps, budget.seed, budget.threads, budget.device)
+        r = run_encode(tree, clip.path, nvc, y4m, bpp, budget.time, budget.steps, budget.seed, budget.threads,
+                       budget.device)
     except EncodeFailed as e:  # e.g. a bpp too low for the headers: record it, go on
         say(f"  {method:>14} bpp {bpp:g}: failed: {e}")
         return {**row, "error": " ".join(str(e).split())[-300:]}
-    with open_video(stem.with_suffix(".y4m")) as reader:
+    with open_video(y4m) as reader:
         decoded = [reader.read(i) for i in range(len(reader))]
-    stem.with_suffix(".y4m").unlink(missing_ok=True)
+    y4m.unlink(missing_ok=True)
     row.update({k: r.get(k) for k in ("bytes", "bpp", "encode_seconds", "fit_steps", "report_psnr_yuv",
                                       "psnr_float", "psnr_quantized", "passes")}, **measure(clip, decoded))
     say(f"  {method:>14} bpp {bpp:g}: {row['bpp']:.4f} bpp, {row['psnr_yuv']:.2f} dB YUV "

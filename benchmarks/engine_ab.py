@@ -49,9 +49,9 @@ def resolve_clip(spec: str, clips_dir: Path, work: Path) -> Path:
 def encode_side(tree: Path, src: Path, work: Path, bpp: float, time_s: float, seed: int,
                 threads: int | None) -> dict[str, Any]:
     """One side's encode of `src` (files named after the tree, in `work`)."""
-    stem = work / f"{src.stem}_{tree.name}"
+    stem = f"{src.stem}_{tree.name}"
     try:
-        return run_encode(tree, src, stem.with_suffix(".nvc"), stem.with_suffix(".y4m"), bpp, time_s, seed=seed,
+        return run_encode(tree, src, work / f"{stem}.nvc", work / f"{stem}.y4m", bpp, time_s, seed=seed,
                           threads=threads)
     except EncodeFailed as e:
         raise SystemExit(str(e)) from None

@@ -245,13 +245,13 @@ def test_bdrate_with_the_previous_commit_side_by_side(small_sample_clip: Path, t
     """--previous adds nvcodec@COMMIT, encoded by that commit's code in its own process beside
     this tree's encode (--jobs 2), with its own BD rows, float-to-file losses and RD curve."""
     out = tmp_path / "bd"
-    assert bdrate.main(["--clips", str(small_sample_clip), "--bpp", "2,4", "--steps", "40", "--crf", "20,35",
+    assert bdrate.main(["--clips", str(small_sample_clip), "--bpp", "2.5,4.5", "--steps", "40", "--crf", "20,35",
                         "--codecs", "x265", "--presets", "medium", "--previous", "HEAD", "--jobs", "2",
                         "--out", str(out), "--allow-dirty"]) == 0
     _, rows = read_rows(out / "bdrate.csv")
     prev = json.loads((out / "meta.json").read_text())["settings"]["previous_commit"]
     nv = {(r["method"], r["target_bpp"]): r for r in rows if r["codec"] == "nvcodec"}
-    assert set(nv) == {(m, b) for m in ("nvcodec", f"nvcodec@{prev}") for b in ("2.0", "4.0")}
+    assert set(nv) == {(m, b) for m in ("nvcodec", f"nvcodec@{prev}") for b in ("2.5", "4.5")}
     for r in nv.values():  # each a real file, measured here, with the stages its encoder reported
         assert not r["error"] and float(r["psnr_yuv"]) > 20 and 0 < float(r["bpp"]) <= float(r["target_bpp"]) * 1.03
         assert math.isclose(float(r["psnr_yuv"]), float(r["report_psnr_yuv"]), abs_tol=1e-6)
