@@ -1,4 +1,4 @@
-"""One nvcodec encode by a given commit's code, in its own process: the previous engine and
+"""One nvcodec encode (or decode) by a given commit's code, in its own process: the previous engine and
 the new one measured side by side (`engine_ab`, `bdrate --previous`) without either
 importing the other.
 
@@ -47,6 +47,19 @@ print("RESULT " + json.dumps({
 """
 
 
+#: a decode with the tree's own decoder (options: api.DecodeOptions fields of every commit since
+#: the first, e.g. fps_mult, scale)
+_DECODE = r"""
+import json, sys
+import nvcodec
+from nvcodec import api
+a = json.loads(sys.argv[1])
+assert nvcodec.__file__.startswith(a["tree"]), (nvcodec.__file__, a["tree"])
+api.decode(a["nvc"], a["out"], api.DecodeOptions(device="cpu", overwrite=True, progress=False, **a["options"]))
+print("RESULT {}")
+"""
+
+
 class EncodeFailed(RuntimeError):
     """The encoding process exited with an error (its stderr's tail is the message)."""
 
@@ -79,12 +92,24 @@ def run_encode(tree: Path, src: Path, nvc: Path, decoded: Path, bpp: float, time
     args = {"tree": str(tree), "src": str(Path(src).resolve()), "nvc": str(Path(nvc).resolve()),
             "dec": str(Path(decoded).resolve()), "bpp": bpp, "time": time_s, "steps": steps, "seed": seed,
             "device": device}
+    return _run_in(tree, _ENCODE, args, threads, "encode")
+
+
+def run_decode(tree: Path, nvc: Path, out: Path, threads: int | None = None, **options: Any) -> None:
+    """Decode `nvc` to `out` with the decoder of `tree`, in a process of its own."""
+    tree = tree.resolve()
+    args = {"tree": str(tree), "nvc": str(Path(nvc).resolve()), "out": str(Path(out).resolve()), "options": options}
+    _run_in(tree, _DECODE, args, threads, "decode")
+
+
+def _run_in(tree: Path, script: str, args: dict[str, Any], threads: int | None, what: str) -> dict[str, Any]:
+    """Run `script` with `args` (JSON) under `tree`'s code; the RESULT it printed."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    proc = subprocess.run([sys.executable, "-c", _ENCODE, json.dumps(args)], cwd=tree, env=env,
+    proc = subprocess.run([sys.executable, "-c", script, json.dumps(args)], cwd=tree, env=env,
                           capture_output=True, text=True)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
-        raise EncodeFailed(f"encode from {tree} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+        raise EncodeFailed(f"{what} from {tree} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
     return json.loads(lines[-1][len("RESULT "):])

@@ -3,8 +3,9 @@
 - super-resolution: encode a x0.5 (area) version, decode --scale 2, PSNR vs the original;
   baseline: bicubic upscaling of the x1 decode of the same file;
 - frame interpolation: encode only the even frames, decode --fps-mult 2, PSNR of the odd
-  frames vs the originals; baselines: the average of the two decoded neighbours, and their
-  motion-compensated interpolation (OpenCV DIS flow both ways, bidirectional warping);
+  frames vs the originals; baselines: the average of the two decoded neighbours, their
+  motion-compensated interpolation (OpenCV DIS flow both ways, bidirectional warping), the
+  model at the in-between time (--inbetween model), and a previous commit's decoder (--previous);
 - inpainting: encode with --mask-boxes (masked pixels left out of fitting), PSNR inside the
   masks; baseline: temporal-median fill from the unmasked pixels of the source;
 - decode speed: frames/s of decoding the default (--bpp 0.1) CIF file at its own size.
@@ -81,9 +82,11 @@ def y_psnr(frames: list[np.ndarray], truth: list, info) -> float:
 
 
 def interpolation(clip: Path, work: Path, a) -> list[dict]:
-    """One row per baseline: the average of the decoded neighbours, and their motion-compensated
-    interpolation (DIS flow both ways, baselines.mc_interpolation): what a player could do
-    with the decoded frames alone. PSNRs are Y (of the skipped frames, as a decoder writes them);
+    """One row per baseline of the in-between frames `decode --fps-mult 2` writes: the average
+    of the decoded neighbours, their motion-compensated interpolation (DIS flow both ways,
+    baselines.mc_interpolation: what a player could do with the decoded frames alone), the
+    model evaluated at t + 1/2 (`--inbetween model`), and with `--previous` that commit's
+    decoder on the same file. PSNRs are Y (of the skipped frames, as a decoder writes them);
     the detail gives the coded frames' own Y-PSNR (what learning the in-between times may cost)."""
     from .baselines.mc_interpolation import interpolate
 
@@ -97,11 +100,16 @@ def interpolation(clip: Path, work: Path, a) -> list[dict]:
     truth = [yuv[j] for j in odd]
     n = y_psnr([doubled[j] for j in odd], truth, info)
     coded = y_psnr(list(one), yuv[0::2], info)
+    model = read_rgb_clip(decode(work / "fi.nvc", work / "fi_model.y4m", a, fps_mult=2, inbetween="model").output)
     baselines = {
         "average of decoded neighbours": [(one[(j - 1) // 2] + one[(j + 1) // 2]) / 2 for j in odd],
         "motion-compensated (DIS) of decoded neighbours": [interpolate(one[(j - 1) // 2], one[(j + 1) // 2])
                                                            for j in odd],
+        "the model at t + 1/2 (--inbetween model)": [model[j] for j in odd],
     }
+    if a.previous:
+        prev = previous_decode(a.previous, work / "fi.nvc", work / "fi_prev.y4m", fps_mult=2)
+        baselines[f"decoder of {a.previous}"] = [prev[j] for j in odd]
     detail = (f"Y-PSNR; {len(even)} even frames encoded (their Y-PSNR {coded:.2f} dB), "
               f"{len(odd)} odd frames evaluated")
     rows = []
@@ -110,6 +118,20 @@ def interpolation(clip: Path, work: Path, a) -> list[dict]:
         rows.append({"task": "frame interpolation x2", "clip": clip.stem, "nvcodec_psnr": n, "baseline": name,
                      "baseline_psnr": b, "gain_db": n - b, "bpp": rep.bpp, "detail": detail})
     return rows
+
+
+def previous_decode(rev: str, nvc: Path, out: Path, **options) -> np.ndarray:
+    """`nvc` decoded by the decoder of commit `rev` (a git worktree beside `out`, removed after)."""
+    from .commit_encode import commit_tree, drop_tree, run_decode, short_commit
+
+    trees = out.parent / "trees"
+    tree = commit_tree(short_commit(rev), trees)
+    try:
+        run_decode(tree, nvc, out, **options)
+    finally:
+        drop_tree(tree)
+        trees.rmdir()
+    return read_rgb_clip(out)
 
 
 def inpainting(clip: Path, work: Path, a) -> dict:
@@ -152,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--time", type=float, default=60.0, help="fitting seconds per encode")
     p.add_argument("--steps", type=int, default=None, help="fitting steps per encode (over --time)")
     p.add_argument("--fit", default="{}", help='FitOptions fields over the encoder\'s, as JSON ({"inbetween_weight": 1})')
+    p.add_argument("--previous", default=None,
+                   help="interpolation: also decode the file with this commit's decoder (a git worktree)")
     p.add_argument("--speed-bpp", type=float, default=0.1, help="bpp of the decode-speed file (the default config)")
     a = p.parse_args(argv)
     apply_threads(a.threads)

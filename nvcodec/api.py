@@ -15,7 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .defaults import DEFAULT_BPP, DEFAULT_MAX_DECODE_MACS, DEFAULT_PRESET
+from .defaults import DEFAULT_BPP, DEFAULT_INBETWEEN, DEFAULT_MAX_DECODE_MACS, DEFAULT_PRESET
 from .bitstream.format import StreamHeader
 from .bitstream.reader import read_container, read_container_file
 from .compress import hevc, model_codec
@@ -24,6 +24,7 @@ from .device import cpu_threads, resolve_device
 from .effort import effort
 from .tunes import tune
 from .errors import InputError
+from .interpolation import check_inbetween
 from .fsutil import atomic_write_bytes, check_output_path, is_stdio
 from .metrics.psnr import json_value
 from .metrics.quality import combine_quality
@@ -125,6 +126,7 @@ class DecodeOptions:
     pix_fmt: str | None = None  # output chroma layout and bit depth (ffmpeg's names); None: the source's
     crf: int | None = None  # x264/x265 quality of .mp4/.mkv/.mov output; None: near-transparent
     threads: int | None = None  # torch CPU threads (None: torch's default)
+    inbetween: str = DEFAULT_INBETWEEN  # frames between the coded ones: "motion" or "model" (nvcodec.interpolation)
 
 
 @dataclass
@@ -312,6 +314,7 @@ def decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOption
 def _decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOptions,
             progress: Callable[[int, int], None] | None) -> DecodeReport:
     t0 = time.perf_counter()
+    check_inbetween(options.inbetween)
     dst_path = Path(dst)
     png = is_png_target(dst_path)
     if not png:
@@ -328,7 +331,7 @@ def _decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOptio
                         frame_range=options.frame_range)
     out_info = out_format.replace(width=width, height=height, frames=len(grid.times), fps=grid.fps)
     n = len(grid.times)
-    frames = _reporting(clip.render(grid.times, width, height), n, t0, progress,
+    frames = _reporting(clip.render(grid.times, width, height, options.inbetween), n, t0, progress,
                         ProgressLine("decode", enabled=options.progress))
     if png:
         write_png_frames(dst_path, frames, n, overwrite=options.overwrite)

@@ -22,8 +22,8 @@ from typing import Any, Callable
 import click
 
 from . import __version__
-from .defaults import (DEFAULT_BPP, DEFAULT_CRF, DEFAULT_EVAL_METRICS, DEFAULT_MAX_DECODE_MACS, DEFAULT_PRESET,
-                       DEFAULT_SEGMENT_PIXELS, SEGMENT_RETRIES,
+from .defaults import (DEFAULT_BPP, DEFAULT_CRF, DEFAULT_EVAL_METRICS, DEFAULT_INBETWEEN, DEFAULT_MAX_DECODE_MACS,
+                       DEFAULT_PRESET, DEFAULT_SEGMENT_PIXELS, INBETWEEN_MODES, SEGMENT_RETRIES,
                        DEMO_BPP, DEMO_TIME_BUDGET, EVAL_METRICS)
 from .effort import PRESETS, describe_presets
 from .tunes import TUNES
@@ -248,9 +248,9 @@ def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, metrics: str
 @click.option("--preset", type=click.Choice(list(PRESETS)), default=DEFAULT_PRESET, show_default=True,
               help=f"Encoder effort in fitting seconds per million pixels of the clip ({describe_presets()}).")
 @click.option("--tune", type=click.Choice(list(TUNES)), default="none", show_default=True,
-              help="motion: also fit the frames half-way between frames, so that decoding at a higher frame rate "
-                   "(decode --fps-mult) follows motion instead of cross-fading; costs the coded frames some "
-                   "quality at equal size (RESULTS.md).")
+              help="motion: also fit the frames half-way between frames, so that the model itself follows motion "
+                   "between frames (decode --inbetween model); costs the coded frames some quality at equal size, "
+                   "and decode's default in-between frames do better without it (RESULTS.md).")
 @click.option("--time", "time_budget", type=click.FloatRange(min=0.5), default=None,
               help="Wall-clock seconds for fitting, instead of the preset's.")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
@@ -361,6 +361,10 @@ def _parse_boxes(value: str | None) -> tuple[int, int] | None:
 @click.option("--size", "out_size", metavar="WxH", help="Output size instead of --scale.")
 @click.option("--fps-mult", type=click.FloatRange(min=0, min_open=True, max=64), help="Frame-rate multiplier (duration kept).")
 @click.option("--fps", "out_fps", metavar="R", help="Output frame rate instead of --fps-mult (duration kept).")
+@click.option("--inbetween", type=click.Choice(INBETWEEN_MODES), default=DEFAULT_INBETWEEN, show_default=True,
+              help="Frames between the coded ones (--fps-mult, --fps): motion = interpolated from the decoded "
+                   "frames around them along their optical flow; model = the model evaluated at that time "
+                   "(it cross-fades).")
 @click.option("--frames", "frame_range", metavar="N|A:B",
               help="Decode the first N source frames, or frames A..B-1 (random access).")
 @click.option("--pix-fmt", "pix_fmt", metavar="FMT",
@@ -374,8 +378,8 @@ def _parse_boxes(value: str | None) -> tuple[int, int] | None:
 @overwrite_opt
 @json_opt
 @quiet_opt
-def decode(input_path: Path, output: Path, scale, out_size, fps_mult, out_fps, frame_range, pix_fmt, crf,
-           device: str, threads, overwrite: bool, as_json: bool, quiet: bool) -> None:
+def decode(input_path: Path, output: Path, scale, out_size, fps_mult, out_fps, inbetween: str, frame_range, pix_fmt,
+           crf, device: str, threads, overwrite: bool, as_json: bool, quiet: bool) -> None:
     """Reconstruct video from an .nvc file at any size, frame rate and range (-o - : y4m on stdout)."""
     from . import api
 
@@ -389,6 +393,7 @@ def decode(input_path: Path, output: Path, scale, out_size, fps_mult, out_fps, f
         size=_parse_size(out_size),
         fps_mult=fps_mult,
         fps=_parse_rational(out_fps),
+        inbetween=inbetween,
         frame_range=_parse_range(frame_range),
         pix_fmt=pix_fmt,
         crf=crf,

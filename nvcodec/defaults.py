@@ -40,3 +40,10 @@ DEFAULT_SEGMENT_PIXELS = 64_000_000
 #: times a segment whose worker died (killed, out of memory, a lost Ray node) is tried again
 #: within one encode (`--workers`: with a fresh pool, from its fit checkpoint; `--ray`: Ray's task retries)
 SEGMENT_RETRIES = 2
+
+#: how decode renders frames between the coded ones (--fps-mult, --fps): "motion"
+#: (motion-compensated interpolation of the decoded neighbours, nvcodec.interpolation) or
+#: "model" (the model evaluated at that time, NVC.md 11.10: between coded frames it cross-fades,
+#: and even a fit taught the in-between times loses to "motion"; RESULTS.md "In-between frames")
+INBETWEEN_MODES = ("motion", "model")
+DEFAULT_INBETWEEN = "motion"

@@ -1,4 +1,5 @@
-"""A file's segments as one clip: frames at any time, each rendered by its segment's model.
+"""A file's segments as one clip: frames at any time, each rendered by its segment's model
+(frames between whole times: by default interpolated from those, following motion).
 
 Only the segments the asked times fall in are rebuilt, one at a time (so a `--frames A:B`
 decode of a long file costs the models of its segments only, and memory holds one model);
@@ -16,6 +17,8 @@ import torch
 from .bitstream.format import Container, Segment
 from .bitstream.segments import segment_at
 from .compress import model_codec
+from .defaults import DEFAULT_INBETWEEN
+from .interpolation import check_inbetween, motion_frames
 from .render import render_frames
 
 
@@ -35,9 +38,20 @@ class SegmentedClip:
             self._loaded = (segment.id, model_codec.model_from_container(self.container, self.device, segment.id))
         return self._loaded[1]
 
-    def render(self, times: Iterable[float], width: int, height: int) -> Iterator[np.ndarray]:
-        """RGB float frames [H, W, 3] at `times`, in order (each group of consecutive times of
-        one segment rendered together, so a GOP's time-free terms are reused)."""
+    def render(self, times: Iterable[float], width: int, height: int,
+               inbetween: str = DEFAULT_INBETWEEN) -> Iterator[np.ndarray]:
+        """RGB float frames [H, W, 3] at `times`, in order; a fractional time's frame as
+        `inbetween` says (nvcodec.interpolation.INBETWEEN_MODES)."""
+        check_inbetween(inbetween)
+        times = list(times)
+        if inbetween == "model":
+            return self._evaluate(times, width, height)
+        return motion_frames(times, lambda whole: self._evaluate(whole, width, height),
+                             last=self.container.header.frames - 1)
+
+    def _evaluate(self, times: list[float], width: int, height: int) -> Iterator[np.ndarray]:
+        """The models at `times` (each group of consecutive times of one segment rendered
+        together, so a GOP's time-free terms are reused)."""
         segments = self.segments
         for seg, group in itertools.groupby(times, key=lambda t: segment_at(segments, t)):
             local = [t - seg.first_frame for t in group]

@@ -8,9 +8,11 @@ from typing import Any
 from .errors import InputError
 
 #: What `encode --tune` adds to the "encode" recipe. "motion": the fit also learns the frames
-#: half-way between frames (`fit.inbetween`), so decoding at a higher frame rate shows motion
-#: instead of a cross-fade; it costs the coded frames some quality at equal size and time
-#: (benchmarks/RESULTS.md, seventh session), so it is an option, not the default.
+#: half-way between frames (`fit.inbetween`), so the model itself follows motion between frames
+#: (`decode --inbetween model`) instead of cross-fading; it costs the coded frames some quality
+#: at equal size and time, and decode's default in-between frames (motion-compensated from the
+#: decoded frames, `nvcodec.interpolation`) do better without it (benchmarks/RESULTS.md), so it
+#: is an option, not the default.
 TUNES: dict[str, dict[str, Any]] = {
     "none": {},
     "motion": {"inbetween_weight": 0.3},

@@ -47,7 +47,9 @@ SETTINGS_OF = {"tiny_segments": {**SETTINGS, "bpp": 4.0}}
 def settings(name: str) -> dict:
     return SETTINGS_OF.get(name, SETTINGS)
 #: decode name (the suffix of NAME.<decode>.y4m.xz and of the json key) -> DecodeOptions arguments
-DECODES = {"decode": {}, "decode_scale2_fps2": {"scale": 2, "fps_mult": 2}}
+#: the in-between frames of the --fps-mult decode are the model's (spec 11.10): the vectors pin
+#: the normative function, not the decoder's default motion-compensated rendering
+DECODES = {"decode": {}, "decode_scale2_fps2": {"scale": 2, "fps_mult": 2, "inbetween": "model"}}
 
 
 def family(name: str) -> NVTMConfig:

@@ -106,6 +106,33 @@ def test_fps_mult_doubles_header_rate(encoded, tmp_path):
         assert v.info.fps == 50
 
 
+def test_in_between_frames_are_interpolated_from_the_decoded_ones(encoded, tmp_path):
+    """--fps-mult 2: the coded frames are the model's either way; the frames between them are
+    the motion-compensated interpolation of their decoded neighbours, or with --inbetween
+    model the model at t + 1/2 (what the vectors pin)."""
+    from nvcodec.bitstream.reader import read_container_file
+    from nvcodec.compress import model_codec
+    from nvcodec.interpolation import interpolate
+    from nvcodec.playback import SegmentedClip
+
+    path, _ = encoded
+    outs = {}
+    for mode in ("motion", "model"):
+        outs[mode] = tmp_path / f"{mode}.y4m"
+        api.decode(path, outs[mode], api.DecodeOptions(device="cpu", progress=False, fps_mult=2, inbetween=mode))
+    with open_video(outs["motion"]) as a, open_video(outs["model"]) as b:
+        assert len(a) == len(b) == 2 * FRAMES
+        same = [all(np.array_equal(x, y) for x, y in zip(a.read(i).planes, b.read(i).planes)) for i in range(len(a))]
+    assert same[0::2] == [True] * FRAMES and not any(same[1:-1:2])  # the last one is held at frame T-1
+    clip = SegmentedClip(read_container_file(path, known_types=model_codec.KNOWN_TYPES), "cpu")
+    f0, half, f1 = clip.render([0.0, 0.5, 1.0], 320, 240)
+    assert np.array_equal(half, interpolate(f0, f1, 0.5))
+    (model_half,) = clip.render([0.5], 320, 240, inbetween="model")
+    assert not np.array_equal(model_half, half)
+    r = run_cli("decode", str(path), "-o", str(tmp_path / "x.y4m"), "--fps-mult", "2", "--inbetween", "blend")
+    assert r.returncode == 2 and "blend" in r.stderr
+
+
 def test_info_on_nvc(encoded):
     path, rep = encoded
     r = run_cli("info", str(path), "--json")

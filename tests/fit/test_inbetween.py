@@ -7,7 +7,8 @@ import numpy as np
 import torch
 
 from nvcodec.fit import fit, fit_preset
-from nvcodec.fit.inbetween import interpolate, midpoint_targets
+from nvcodec.fit.inbetween import midpoint_targets
+from nvcodec.interpolation import interpolate
 from nvcodec.metrics.psnr import rgb_psnr
 from nvcodec.model.nvtm import NVTM
 from nvcodec.model.presets import codec
