@@ -112,12 +112,33 @@ def interpolation(clip: Path, work: Path, a) -> list[dict]:
         baselines[f"decoder of {a.previous}"] = [prev[j] for j in odd]
     detail = (f"Y-PSNR; {len(even)} even frames encoded (their Y-PSNR {coded:.2f} dB), "
               f"{len(odd)} odd frames evaluated")
+    in_between_picture(work / f"interp_{clip.stem}.png", [rgb[j] for j in odd], {
+        "blend": baselines["average of decoded neighbours"], "model": baselines["the model at t + 1/2 (--inbetween model)"],
+        "nvcodec": [doubled[j] for j in odd]})
     rows = []
     for name, frames in baselines.items():
         b = y_psnr(frames, truth, info)
         rows.append({"task": "frame interpolation x2", "clip": clip.stem, "nvcodec_psnr": n, "baseline": name,
                      "baseline_psnr": b, "gain_db": n - b, "bpp": rep.bpp, "detail": detail})
     return rows
+
+
+def in_between_picture(path: Path, source: list[np.ndarray], made: dict[str, list[np.ndarray]]) -> Path:
+    """Crops of one in-between frame side by side: source | each of `made` (left to right). The
+    frame is the one where blending errs most, the crop (half the width and height) centred on
+    its worst region."""
+    errors = [float(np.mean((b - s) ** 2)) for b, s in zip(made["blend"], source)]
+    i = int(np.argmax(errors))
+    h, w = source[i].shape[:2]
+    ch, cw = h // 2, w // 2
+    err = cv2.blur(np.abs(made["blend"][i] - source[i]).mean(-1).astype(np.float32), (cw // 2 + 1, ch // 2 + 1))
+    y, x = np.unravel_index(int(np.argmax(err)), err.shape)
+    y0, x0 = min(max(0, y - ch // 2), h - ch), min(max(0, x - cw // 2), w - cw)
+    crops = [f[i][y0:y0 + ch, x0:x0 + cw] for f in [source, *made.values()]]
+    gap = np.ones((ch, 4, 3), np.float32)
+    strip = np.concatenate([c for crop in crops for c in (crop, gap)][:-1], axis=1)
+    cv2.imwrite(str(path), cv2.cvtColor(np.clip(np.rint(strip * 255), 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
+    return path
 
 
 def previous_decode(rev: str, nvc: Path, out: Path, **options) -> np.ndarray:

@@ -49,6 +49,7 @@ def test_downstream_smoke(tiny_clip, tmp_path, mean_colour_psnr):
     # (the baseline interpolates them after their round trip through the y4m's 8-bit YUV)
     assert float(interp[1]["gain_db"]) == pytest.approx(0.0, abs=0.25)
     assert not (tmp_path / "trees").exists()
+    assert (tmp_path / "interp_tiny.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # source | blend | model | nvcodec
     # 60 steps on 6 frames (a step count, not a time: a loaded machine fitted too little in 2.5 s):
     # some tasks stay near the clip's mean colour (15.6 dB RGB; the interpolated frames are below
     # it), so the floor is on the best task, where a dead network stays at the mean colour
