@@ -203,7 +203,8 @@ def nvcodec_point(clip: Clip, budget: Budget, work: Path, bpp: float, method: st
                   tree: Path) -> dict[str, Any]:
     from nvcodec.video import open_video
 
-    nvc, y4m = (work / f"{clip.name}_{bpp:g}bpp_{commit}{ext}" for ext in (".nvc", ".decoded.y4m"))
+    side = method.replace("@", "_")  # methods differ even where commits do not (--previous HEAD)
+    nvc, y4m = (work / f"{clip.name}_{bpp:g}bpp_{side}{ext}" for ext in (".nvc", ".decoded.y4m"))
     row = base_row(clip, method, "nvcodec", "-", f"bpp={bpp:g}")
     row.update(commit=commit, target_bpp=bpp, time_budget=budget.time, steps=budget.steps)
     try:
