@@ -24,7 +24,6 @@ from .device import cpu_threads, resolve_device
 from .effort import effort
 from .tunes import tune
 from .errors import InputError
-from .interpolation import check_inbetween
 from .fsutil import atomic_write_bytes, check_output_path, is_stdio
 from .metrics.psnr import json_value
 from .metrics.quality import combine_quality
@@ -314,7 +313,6 @@ def decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOption
 def _decode(src: str | os.PathLike, dst: str | os.PathLike, options: DecodeOptions,
             progress: Callable[[int, int], None] | None) -> DecodeReport:
     t0 = time.perf_counter()
-    check_inbetween(options.inbetween)
     dst_path = Path(dst)
     png = is_png_target(dst_path)
     if not png:

@@ -97,8 +97,9 @@ def motion_frames(times: Sequence[float], render: Callable[[list[float]], Iterat
         if len(ks) == 1:
             yield held[ks[0]]
         else:
-            pair = pairs.get(ks) or pairs.setdefault(ks, MotionPair(held[ks[0]], held[ks[1]]))
-            yield pair.at(t - ks[0])
+            if ks not in pairs:
+                pairs[ks] = MotionPair(held[ks[0]], held[ks[1]])
+            yield pairs[ks].at(t - ks[0])
         for k in ks:
             if last_use[k] == i:
                 held.pop(k, None)
@@ -106,4 +107,4 @@ def motion_frames(times: Sequence[float], render: Callable[[list[float]], Iterat
                     del pairs[key]
 
 
-__all__ = ["INBETWEEN_MODES", "check_inbetween", "MotionPair", "interpolate", "whole_times", "motion_frames"]
+__all__ = ["check_inbetween", "MotionPair", "interpolate", "whole_times", "motion_frames"]
