@@ -133,10 +133,10 @@ class FitOptions:
 #: the bitstream's quantisers (the HEVC-coded grids when the encoder passes `grid_codec`,
 #: weights at the rate model's step), its last 3 % trains the weights on the file's grids, and
 #: the grids are kept cheap to code: smoothness and steadiness 3e-3 each (against no term: grid
-#: QP 27 -> 14 on a 360x240x47 crop at 0.3 bpp, +0.85 dB decoded at equal size; 3e-3 against
-#: the fifth session's 1e-3 on four clips at 60 s: +0.2 dB decoded on average, none worse beyond
-#: noise, and a smaller loss from the fitted model to the file on all four: benchmarks/RESULTS.md,
-#: ninth session).
+#: QP 27 -> 14 on a 360x240x47 crop at 0.3 bpp, +0.85 dB decoded at equal size). 3e-3 against
+#: the fifth session's 1e-3: +0.2 dB decoded on average over four clips at 60 s (noisy), a tie at
+#: 240 s (three clips x two rates), and at 240 s a median loss from the fitted model to the file
+#: of 0.67 dB instead of 0.98 (benchmarks/RESULTS.md, ninth session).
 FIT_PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "encode": {"qat_fraction": 0.1, "finetune_fraction": 0.03, "checkpoint_every_s": 120.0,
