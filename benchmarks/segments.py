@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for rnd in range(a.rounds):
         for workers, threads in variants if rnd % 2 == 0 else variants[::-1]:
-            dst = work / f"w{workers}" f"{'' if threads is None else f't{threads}'}.nvc"
+            dst = work / f"w{workers}_t{threads or 'default'}.nvc"
             row = {"clip": clip_label(src), "round": rnd + 1,
                    **run_once(src, dst, a.bpp, a.steps, a.segment_frames, workers, threads=threads)}
             say(f"{NAME}: round {rnd + 1}, {workers} worker(s), threads {row['threads']}: {row['wall_s']:.1f} s, "
