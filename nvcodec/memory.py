@@ -24,8 +24,10 @@ from .model.config import NVTMConfig
 
 #: the interpreter, torch, PyAV/x265 and the fit's and rate search's fixed working sets
 PROCESS_BYTES = 600 << 20
-#: per pixel of a segment (its YUV frames, the fit's RGB copy, the quality check's frames)
-BYTES_PER_PIXEL = 12
+#: per pixel of a segment: its YUV frames, the fit's RGB copy, the quality check's frames (12,
+#: measured) and the dense engine's copy of the RGB laid out by pixel (3, `fit.dense.pixel_major`,
+#: counted, not re-measured)
+BYTES_PER_PIXEL = 15
 #: per pixel more when the fit also learns the in-between times (`fit.inbetween`: their 8-bit targets)
 BYTES_PER_PIXEL_INBETWEEN = 3
 #: per grid value: the parameter, its gradient and Adam's two moments (float32)

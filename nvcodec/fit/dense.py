@@ -26,7 +26,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from ..model import siren
+from ..model import siren, trig
 from ..model.nvtm import NVTM
 
 
@@ -118,7 +118,8 @@ class _PointSetCall:
         zp = siren.modulator_forward(spec, self.mod_z_all, self.mod_b_all, self.mod_g, zc)  # [rows, D * M']
         gs = [zp[:, i * wm:(i + 1) * wm] for i in range(spec.depth)]  # g_0 .. g_{D-1}
         pre_a = torch.addmm(self.b1, xyc, self.w_xy.t())
-        sin_a, cos_a = torch.sin(pre_a), torch.cos(pre_a)
+        sin_a = trig.sin(pre_a)
+        cos_a = trig.cos_(pre_a)
         dgs = [torch.zeros_like(g) for g in gs]
         d_a = torch.zeros_like(pre_a)
         for f in range(self.tn.shape[0]):
@@ -138,23 +139,27 @@ class _PointSetCall:
                        gs: list[Tensor]) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
         """(sines, cosines, outputs) of every layer in frame f: sin(A + t c) and cos(A + t c) of
         the first layer from the shared sin A, cos A."""
-        wm = self.spec.mod_width
         s1 = sin_a * self.cos_t[f]
         s1.addcmul_(cos_a, self.sin_t[f])
         co1 = cos_a * self.cos_t[f]
         co1.addcmul_(sin_a, self.sin_t[f], value=-1.0)
-        sins, coss, hs = [s1], [co1], []
-        h = s1.clone()
-        h[:, :wm].mul_(gs[0])
-        hs.append(h)
+        sins, coss, hs = [s1], [co1], [self._modulate(s1, gs[0])]
         for i in range(1, self.spec.depth):
-            pre = torch.addmm(self.bs_om[i], h, self.ws_om[i].t())
-            sins.append(torch.sin(pre))
-            coss.append(pre.cos_())
-            h = sins[-1].clone()
-            h[:, :wm].mul_(gs[i])
-            hs.append(h)
+            pre = torch.addmm(self.bs_om[i], hs[-1], self.ws_om[i].t())
+            sins.append(trig.sin(pre))
+            coss.append(trig.cos_(pre))
+            hs.append(self._modulate(sins[-1], gs[i]))
         return sins, coss, hs
+
+    def _modulate(self, s: Tensor, g: Tensor) -> Tensor:
+        """A layer's output, the sines s with their first mod_width units times g (a new tensor:
+        the backward needs s itself)."""
+        wm = self.spec.mod_width
+        if wm == self.spec.width:
+            return s * g
+        h = s.clone()
+        h[:, :wm].mul_(g)
+        return h
 
     def _frame_backward(self, f: int, diff: Tensor, sins: list[Tensor], coss: list[Tensor], hs: list[Tensor],
                         gs: list[Tensor], dgs: list[Tensor], d_a: Tensor) -> None:
@@ -241,18 +246,30 @@ class DenseBatch:
     count: float  # weighted samples x 3: the MSE's denominator
 
 
-def _set_pixels(frames: Tensor, part: PointSet, video: Tensor) -> Tensor:
-    """Values of `video` [T, H, W, ...] at the samples of a point set: [F, P, ...]."""
-    return video.flatten(1, 2)[frames.unsqueeze(1), part.pixels.to(video.device).unsqueeze(0)]
+def pixel_major(video: Tensor) -> Tensor:
+    """video [T, H, W, ...] as [H * W, T, ...], contiguous: the frames of one pixel side by side.
+
+    A point set reads the same pixels in up to `frames_per_set` frames; laid out by pixel, those
+    samples share a cache line instead of costing a miss each (a batch's random reads over a
+    clip larger than the cache were ~8 % of a step on a 360x240x47 clip, a quarter of that
+    after; benchmarks/RESULTS.md, tenth session)."""
+    t, h, w = video.shape[:3]
+    return video.reshape(t, h * w, *video.shape[3:]).transpose(0, 1).contiguous()
 
 
-def gather_batch(video: Tensor, sets: list[PointSet], keep: Tensor | None = None) -> DenseBatch:
-    """The pixels of `sets` from video [T, H, W, 3] uint8 (on the fitting device); keep: bool
-    [T, H, W], False where a mask leaves a pixel out."""
+def _set_pixels(frames: Tensor, part: PointSet, by_pixel: Tensor) -> Tensor:
+    """Values of `by_pixel` [H * W, T, ...] (`pixel_major`) at the samples of a point set: [F, P, ...]."""
+    return by_pixel[part.pixels.to(by_pixel.device).unsqueeze(0), frames.unsqueeze(1)]
+
+
+def gather_batch(by_pixel: Tensor, sets: list[PointSet], keep: Tensor | None = None) -> DenseBatch:
+    """The pixels of `sets` from a clip laid out by `pixel_major`, [H * W, T, 3] uint8 (on the
+    fitting device); keep: bool [H * W, T] (the mask, laid out alike), False where it leaves a
+    pixel out."""
     rgb, weight, count = [], [], 0.0
     for part in sets:
-        fr = torch.tensor(part.frames, device=video.device)
-        rgb.append(_set_pixels(fr, part, video).float().mul_(1.0 / 255.0))
+        fr = torch.tensor(part.frames, device=by_pixel.device)
+        rgb.append(_set_pixels(fr, part, by_pixel).float().mul_(1.0 / 255.0))
         if keep is None:
             weight.append(None)
             count += 3.0 * part.samples
@@ -301,5 +318,5 @@ def dense_loss(model: NVTM, batch: DenseBatch, substitutes: dict[str, Tensor] | 
     return total / max(batch.count, 1.0)
 
 
-__all__ = ["supports_dense", "PointSet", "PointSetSampler", "DenseBatch", "gather_batch", "dense_loss",
-           "point_set_sse"]
+__all__ = ["supports_dense", "PointSet", "PointSetSampler", "DenseBatch", "pixel_major", "gather_batch",
+           "dense_loss", "point_set_sse"]

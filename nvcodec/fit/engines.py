@@ -16,7 +16,7 @@ from torch import Tensor
 
 from ..errors import InputError
 from ..model.nvtm import NVTM
-from .dense import PointSetSampler, dense_loss, gather_batch, supports_dense
+from .dense import PointSetSampler, dense_loss, gather_batch, pixel_major, supports_dense
 from .inbetween import midpoint_targets
 from .optical_flow import FlowTargets, compute_flow_targets
 from .options import FitOptions
@@ -70,11 +70,10 @@ class DenseEngine:
 
     def __init__(self, model: NVTM, video: Tensor, opts: FitOptions, gen: torch.Generator, mask: Tensor | None):
         T, H, W = (int(s) for s in video.shape[:3])
-        self.video = video
-        self.keep = None if mask is None else ~mask.to(video.device, torch.bool)
-        valid = None
-        if self.keep is not None:
-            valid = self.keep.reshape(T, -1).any(1).nonzero().squeeze(1).tolist()
+        self.by_pixel = pixel_major(video)
+        keep = None if mask is None else ~mask.to(video.device, torch.bool)
+        valid = None if keep is None else keep.reshape(T, -1).any(1).nonzero().squeeze(1).tolist()
+        self.keep = None if keep is None else pixel_major(keep)
         self.sampler = PointSetSampler(W, H, T, model.config.gop_size, opts.points_per_set, opts.frames_per_set,
                                        opts.sets_per_step, gen, valid)
         self.chunk = model.fused_chunk
@@ -82,7 +81,7 @@ class DenseEngine:
             if opts.inbetween_weight > 0 and mask is None and T > 1 else None
 
     def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, aux: bool) -> tuple[Tensor, Tensor, int]:
-        batch = gather_batch(self.video, self.sampler.next(), self.keep)
+        batch = gather_batch(self.by_pixel, self.sampler.next(), self.keep)
         mse = dense_loss(model, batch, substitutes, self.chunk)
         samples = sum(t.samples for t in batch.sets)
         if self.inbetween is None:
@@ -97,7 +96,7 @@ class InBetween:
 
     def __init__(self, video: Tensor, gop: int, opts: FitOptions, gen: torch.Generator):
         T, H, W = (int(s) for s in video.shape[:3])
-        self.mids = midpoint_targets(video)
+        self.mids = pixel_major(midpoint_targets(video))
         self.sampler = PointSetSampler(W, H, T - 1, gop, opts.points_per_set, opts.frames_per_set,
                                        opts.inbetween_sets, gen)
         self.weight = opts.inbetween_weight

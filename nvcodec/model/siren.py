@@ -26,6 +26,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from . import trig
 from .config import BaseNetConfig
 
 IN_DIM = 3
@@ -402,10 +403,10 @@ def _chunk_forward(spec: SirenSpec, p: _FusedWeights, uc: Tensor, zc: Tensor,
         else:
             pre = torch.addmm(p.syn_b[i], uc, p.syn_w[i][:, :IN_DIM].t(), beta=om, alpha=om)
             pre.addmm_(zc, p.syn_w[i][:, IN_DIM:].t(), alpha=om)
-        s = torch.sin(pre)
+        s = trig.sin(pre)
         if keep:
             act.sins.append(s)
-            act.coss.append(pre.cos_())
+            act.coss.append(trig.cos_(pre))
         if spec.modulated:
             a = act.zp[:, i * wm:(i + 1) * wm]
             if i > 0:

@@ -28,7 +28,7 @@ VECTORS = Path(__file__).resolve().parents[2] / "bitstream_spec" / "vectors"
 #: The fresh encode of each vector's source (make_vectors.SETTINGS, 25 steps): bytes and the
 #: PSNR-YUV of its decode. Re-pin here (not in the vectors) when the fitter changes on purpose.
 GOLDEN_ENCODES = {
-    "tiny": {"bytes": 3548, "psnr_yuv": 23.1541},  # paper family
+    "tiny": {"bytes": 3549, "psnr_yuv": 23.1541},  # paper family
     "tiny_codec": {"bytes": 3548, "psnr_yuv": 23.7476},  # the encoder's default family
     "tiny_segments": {"bytes": 9251, "psnr_yuv": 26.2273},  # three one-frame segments (version 1.1)
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from nvcodec.fit import FitOptions, fit
-from nvcodec.fit.dense import PointSet, PointSetSampler, dense_loss, gather_batch, supports_dense
+from nvcodec.fit.dense import PointSet, PointSetSampler, dense_loss, gather_batch, pixel_major, supports_dense
 from nvcodec.model.config import NVTMConfig
 from nvcodec.model.nvtm import NVTM
 
@@ -30,7 +30,11 @@ def test_dense_loss_and_gradients_match_the_pixel_path():
     sets = [PointSet(0, (0, 1), torch.randint(0, W * H, (30,), generator=g).sort().values),
             PointSet((T - 1) // n, (T - 1,), torch.randint(0, W * H, (17,), generator=g).sort().values),
             PointSet(1, (n, n + 1), torch.arange(W * H - 9, W * H))]  # the last row's corner
-    batch = gather_batch(video, sets)
+    batch = gather_batch(pixel_major(video), sets)
+    for part, rgb in zip(sets, batch.rgb):  # the samples are the frames' pixels at the set's points
+        for i, f in enumerate(part.frames):
+            frame = video[f].reshape(-1, 3)[part.pixels].float().mul_(1.0 / 255.0)
+            assert torch.equal(rgb[i], frame)
     batch.rgb = [r.double() for r in batch.rgb]
     loss = dense_loss(m, batch, chunk=7)  # chunks smaller than a set: the chunk loop is exercised
     loss.backward()
@@ -73,7 +77,7 @@ def test_masked_frames_are_never_drawn_and_masked_pixels_weigh_nothing():
     sets = s.next()
     assert all(2 not in p.frames for p in sets)
     video = torch.randint(0, 256, (T, H, W, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    batch = gather_batch(video, sets, keep)
+    batch = gather_batch(pixel_major(video), sets, pixel_major(keep))
     for p, w in zip(sets, batch.weight):
         expected = ((p.pixels % W) >= 5).float().expand(len(p.frames), -1)
         assert torch.equal(w, expected)
