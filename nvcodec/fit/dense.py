@@ -143,23 +143,13 @@ class _PointSetCall:
         s1.addcmul_(cos_a, self.sin_t[f])
         co1 = cos_a * self.cos_t[f]
         co1.addcmul_(sin_a, self.sin_t[f], value=-1.0)
-        sins, coss, hs = [s1], [co1], [self._modulate(s1, gs[0])]
+        sins, coss, hs = [s1], [co1], [siren.modulated(self.spec, s1, gs[0])]
         for i in range(1, self.spec.depth):
             pre = torch.addmm(self.bs_om[i], hs[-1], self.ws_om[i].t())
             sins.append(trig.sin(pre))
             coss.append(trig.cos_(pre))
-            hs.append(self._modulate(sins[-1], gs[i]))
+            hs.append(siren.modulated(self.spec, sins[-1], gs[i]))
         return sins, coss, hs
-
-    def _modulate(self, s: Tensor, g: Tensor) -> Tensor:
-        """A layer's output, the sines s with their first mod_width units times g (a new tensor:
-        the backward needs s itself)."""
-        wm = self.spec.mod_width
-        if wm == self.spec.width:
-            return s * g
-        h = s.clone()
-        h[:, :wm].mul_(g)
-        return h
 
     def _frame_backward(self, f: int, diff: Tensor, sins: list[Tensor], coss: list[Tensor], hs: list[Tensor],
                         gs: list[Tensor], dgs: list[Tensor], d_a: Tensor) -> None:

@@ -295,6 +295,16 @@ def synthesize(spec: SirenSpec, ws: list[Tensor], terms: PointTerms, t: Tensor, 
     return out
 
 
+def modulated(spec: SirenSpec, s: Tensor, g: Tensor) -> Tensor:
+    """A layer's output as a new tensor (the backward needs the sines s themselves): s with its
+    first mod_width units times the modulation g."""
+    if spec.mod_width == spec.width:
+        return s * g
+    h = s.clone()
+    h[:, :spec.mod_width].mul_(g)
+    return h
+
+
 def modulator_layer_backward(i: int, dg: Tensor, da_next: Tensor | None, gs: list[Tensor], mod_g: list,
                              g_mod_g: list, dzp: Tensor, wm: int) -> Tensor:
     """Backward through modulator layer i, g_i = ReLU(a_i): d loss / d a_i, written into its columns
@@ -413,10 +423,10 @@ def _chunk_forward(spec: SirenSpec, p: _FusedWeights, uc: Tensor, zc: Tensor,
                 a.addmm_(g, p.mod_g[i].t())
             g = a.relu_()
             act.gs.append(g)
-            if wm == spec.width:
-                h = s * g if keep else s.mul_(g)
+            if keep:
+                h = modulated(spec, s, g)
             else:
-                h = s.clone() if keep else s
+                h = s
                 h[:, :wm].mul_(g)
         else:
             h = s
