@@ -28,6 +28,7 @@ from torch import Tensor
 
 from ..model import siren, trig
 from ..model.nvtm import NVTM
+from . import native
 
 
 def supports_dense(model: NVTM) -> bool:
@@ -95,7 +96,8 @@ class _PointSetCall:
     reuses (omega folded in; the first layer split into its point part w_xy, b1 and, per frame,
     the cosine and sine of its time part t c), the gradient buffers and the sum of squares."""
 
-    def __init__(self, spec: siren.SirenSpec, ws: list[Tensor], tn: Tensor, z: Tensor, need_z: bool):
+    def __init__(self, spec: siren.SirenSpec, ws: list[Tensor], tn: Tensor, z: Tensor, need_z: bool,
+                 native_ok: bool = True):
         syn_w, syn_b, self.out_w, self.out_b, mod_z, mod_b, self.mod_g = siren._split(spec, ws)
         self.spec = spec
         self.mod_z_all, self.mod_b_all = torch.cat(list(mod_z)), torch.cat(list(mod_b))
@@ -110,6 +112,7 @@ class _PointSetCall:
         self.g_w1_t = torch.zeros_like(c_t)
         self.tn = tn
         self.sq = torch.zeros((), dtype=torch.float64, device=z.device)
+        self.frames_loop = _NativeFrames.of(self, z) if native_ok else None
 
     def chunk(self, xyc: Tensor, zc: Tensor, target: Tensor, weight: Tensor | None, dz_rows: Tensor | None) -> None:
         """Forward and backward of a chunk of points in every frame (target [F, rows, 3], weight
@@ -120,6 +123,12 @@ class _PointSetCall:
         pre_a = torch.addmm(self.b1, xyc, self.w_xy.t())
         sin_a = trig.sin(pre_a)
         cos_a = trig.cos_(pre_a)
+        if self.frames_loop is not None:
+            dgs_all, d_a = torch.zeros_like(zp), torch.zeros_like(pre_a)
+            self.sq += self.frames_loop.run(sin_a, cos_a, zp, target, weight, dgs_all, d_a)
+            dgs = [dgs_all[:, i * wm:(i + 1) * wm] for i in range(spec.depth)]
+            self._shared_backward(xyc, zc, zp, gs, dgs, d_a, dz_rows)
+            return
         dgs = [torch.zeros_like(g) for g in gs]
         d_a = torch.zeros_like(pre_a)
         for f in range(self.tn.shape[0]):
@@ -187,8 +196,60 @@ class _PointSetCall:
 
     def finish(self) -> None:
         """Move the gradients gathered in shared buffers to the weights they belong to."""
+        if self.frames_loop is not None:
+            self.frames_loop.finish(self.grads)
         self.grads.syn_w[0][:, 2].add_(self.g_w1_t)
         self.grads.scatter_modulator(self.spec)
+
+
+class _NativeFrames:
+    """The frames loop of `_PointSetCall.chunk` in C (`fit.native`): its weights packed the way the
+    kernel reads them and the hidden layers' gradient buffers (without omega, added in `finish`)."""
+
+    def __init__(self, fn, call: _PointSetCall):
+        spec, d = call.spec, call.spec.depth
+        self.fn, self.spec = fn, spec
+        hidden = call.ws_om[1:]
+        self.w = torch.cat([w.reshape(-1) for w in hidden]) if hidden else call.b1.new_zeros(1)
+        self.w_t = torch.cat([w.t().reshape(-1) for w in hidden]) if hidden else self.w
+        self.b = torch.cat(call.bs_om[1:]) if d > 1 else call.b1.new_zeros(1)
+        self.out_w, self.out_b = call.out_w.contiguous(), call.out_b.contiguous()
+        self.g_w, self.g_b = torch.zeros_like(self.w), torch.zeros_like(self.b)
+        self.cos_t, self.sin_t = call.cos_t.contiguous(), call.sin_t.contiguous()
+        self.tf = (call.tn.to(torch.float32) * spec.omega_first).contiguous()
+        self.grads, self.g_w1_t = call.grads, call.g_w1_t
+
+    @classmethod
+    def of(cls, call: _PointSetCall, z: Tensor) -> "_NativeFrames | None":
+        """The C loop for this call, or None where it does not apply (not float32 on CPU, or no
+        compiled kernel)."""
+        spec = call.spec
+        if z.device.type != "cpu" or z.dtype != torch.float32 or not spec.modulated:
+            return None
+        fn = native.point_frames(spec.width, spec.mod_width, spec.depth)
+        return None if fn is None else cls(fn, call)
+
+    def run(self, sin_a: Tensor, cos_a: Tensor, zp: Tensor, target: Tensor, weight: Tensor | None,
+            dgs: Tensor, d_a: Tensor) -> float:
+        """sse of a chunk in every frame; accumulates the weight gradients and dgs, d_a."""
+        rows, frames = sin_a.shape[0], target.shape[0]
+        if target.dtype != torch.float32 or target.stride(2) != 1 or target.stride(1) != 3:
+            target = target.to(torch.float32).contiguous()
+        if weight is not None and (weight.dtype != torch.float32 or weight.stride(1) != 1):
+            weight = weight.to(torch.float32).contiguous()
+        g = self.grads
+        return self.fn(rows, frames, sin_a.data_ptr(), cos_a.data_ptr(), zp.data_ptr(), self.cos_t.data_ptr(),
+                       self.sin_t.data_ptr(), self.tf.data_ptr(), target.data_ptr(), target.stride(0),
+                       None if weight is None else weight.data_ptr(), 0 if weight is None else weight.stride(0),
+                       self.w_t.data_ptr(), self.w.data_ptr(), self.b.data_ptr(), self.out_w.data_ptr(),
+                       self.out_b.data_ptr(), g.out_w.data_ptr(), g.out_b.data_ptr(), self.g_w.data_ptr(),
+                       self.g_b.data_ptr(), dgs.data_ptr(), d_a.data_ptr(), self.g_w1_t.data_ptr())
+
+    def finish(self, grads: siren.GradBuffers) -> None:
+        w, om = self.spec.width, self.spec.omega
+        for i in range(1, self.spec.depth):
+            grads.syn_w[i].add_(self.g_w[(i - 1) * w * w:i * w * w].view(w, w), alpha=om)
+            grads.syn_b[i].add_(self.g_b[(i - 1) * w:i * w], alpha=om)
 
 
 class _PointSetMSE(torch.autograd.Function):

@@ -1,0 +1,135 @@
+"""The C frames loop of the dense kernel (`fit.native`) against the torch path it replaces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nvcodec.fit import dense, native
+from nvcodec.model import siren
+
+SHAPES = [(32, 32, 3), (32, 16, 3), (24, 24, 1), (40, 8, 2)]  # width, modulated units, depth
+Z = 8
+
+
+def _kernel_or_skip(width=32, mod_width=32, depth=3):
+    if native.point_frames(width, mod_width, depth) is None:
+        pytest.skip("no C compiler here (or the kernel did not build): the torch path is what runs")
+
+
+class _Cfg:
+    def __init__(self, width, mod_width, depth):
+        self.width, self.modulator_width, self.depth = width, mod_width, depth
+
+
+def _problem(width, mod_width, depth, dtype=torch.float32, points=100, frames=5, seed=0):
+    spec = siren.SirenSpec(depth, width, mod_width, 30.0, 30.0, True, Z)
+    g = torch.Generator().manual_seed(seed)
+    shapes = siren.parameter_shapes(_Cfg(width, mod_width, depth), Z, True)
+    ws = [(torch.randn(s, generator=g) * (0.05 if k == "syn_w" else 0.3)).to(dtype)
+          for k in ("syn_w", "syn_b", "out_w", "out_b", "mod_z", "mod_b", "mod_g") for s in shapes[k]]
+    xy = (torch.rand(points, 2, generator=g) * 2 - 1).to(dtype)
+    z = torch.randn(points, Z, generator=g).to(dtype)
+    tn = torch.linspace(-1, 1, frames, dtype=dtype)
+    target = torch.rand(frames, points, 3, generator=g).to(dtype)
+    weight = (torch.rand(frames, points, generator=g) > 0.3).to(dtype)
+    return spec, ws, xy, z, tn, target, weight
+
+
+def _loss_and_grads(spec, ws, xy, z, tn, target, weight, chunk=37):
+    ws = [w.clone().requires_grad_() for w in ws]
+    z = z.clone().requires_grad_()
+    loss = dense.point_set_sse(spec, ws, xy, z, tn, target, weight, chunk)
+    loss.backward()
+    return loss.item(), [w.grad for w in ws] + [z.grad]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_native_loss_and_gradients_match_the_torch_path(shape, weighted, monkeypatch):
+    """Both float32 paths against the float64 torch path: the C loop is as close to it as the
+    torch loop is (chunks of 37 points: full blocks of 16 and a short one)."""
+    _kernel_or_skip(*shape)
+    spec, ws, xy, z, tn, target, weight = _problem(*shape)
+    weight = weight if weighted else None
+    native_loss, native_grads = _loss_and_grads(spec, ws, xy, z, tn, target, weight)
+    monkeypatch.setenv(native.SWITCH, "0")
+    torch_loss, torch_grads = _loss_and_grads(spec, ws, xy, z, tn, target, weight)
+    exact_loss, exact_grads = _loss_and_grads(spec, [w.double() for w in ws], xy.double(), z.double(), tn.double(),
+                                              target.double(), None if weight is None else weight.double())
+    assert abs(native_loss - exact_loss) <= 1e-5 * exact_loss
+    assert abs(torch_loss - exact_loss) <= 1e-5 * exact_loss
+    for n, t, e in zip(native_grads, torch_grads, exact_grads):
+        scale = float(e.abs().max())
+        err_native, err_torch = float((n.double() - e).abs().max()), float((t.double() - e).abs().max())
+        assert err_native <= max(4 * err_torch, 1e-6 * scale), (err_native, err_torch, scale)
+        assert err_native <= 1e-3 * scale
+
+
+def test_native_kernel_is_deterministic_across_thread_counts():
+    _kernel_or_skip()
+    spec, ws, xy, z, tn, target, weight = _problem(32, 32, 3, points=300)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        a = _loss_and_grads(spec, ws, xy, z, tn, target, weight, chunk=1024)
+        torch.set_num_threads(2)
+        b = _loss_and_grads(spec, ws, xy, z, tn, target, weight, chunk=1024)
+    finally:
+        torch.set_num_threads(before)
+    assert a[0] == b[0]
+    assert all(torch.equal(x, y) for x, y in zip(a[1], b[1]))
+
+
+def test_native_sines_are_accurate():
+    _kernel_or_skip()
+    fn = native.sincos(32, 32, 3)
+    x = np.concatenate([np.linspace(-3000, 3000, 200_001), np.linspace(-4, 4, 20_001)]).astype(np.float32)
+    s, c = np.empty_like(x), np.empty_like(x)
+    fn(x.size, x.ctypes.data, s.ctypes.data, c.ctypes.data)
+    xd = x.astype(np.float64)
+    assert np.abs(s - np.sin(xd)).max() < 4e-7
+    assert np.abs(c - np.cos(xd)).max() < 4e-7
+
+
+def test_switch_turns_the_kernel_off(monkeypatch):
+    monkeypatch.setenv(native.SWITCH, "0")
+    assert native.point_frames(32, 32, 3) is None
+    spec, ws, xy, z, tn, target, _ = _problem(32, 32, 3)
+    call = dense._PointSetCall(spec, ws, tn, z, True)
+    assert call.frames_loop is None
+
+
+@pytest.mark.parametrize("cc, says", [("/nonexistent/cc", "no C compiler"), ("false", "did not build")])
+def test_without_a_working_compiler_the_torch_path_runs_and_says_so_once(cc, says, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("CC", cc)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    native._load.cache_clear()
+    native._say_once.cache_clear()
+    try:
+        assert native.point_frames(32, 32, 3) is None
+        assert native.point_frames(32, 16, 3) is None
+        err = capsys.readouterr().err
+        assert err.count("nvcodec:") == 1 and says in err and "torch path" in err
+        spec, ws, xy, z, tn, target, weight = _problem(32, 32, 3)
+        loss, grads = _loss_and_grads(spec, ws, xy, z, tn, target, weight)  # the torch path, still right
+        assert loss > 0 and all(torch.isfinite(g).all() for g in grads)
+    finally:
+        native._load.cache_clear()
+        native._say_once.cache_clear()
+
+
+def test_builds_are_cached_by_shape(monkeypatch, tmp_path):
+    _kernel_or_skip()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    native._load.cache_clear()
+    try:
+        assert native.point_frames(32, 32, 3) is not None and native.point_frames(32, 16, 3) is not None
+        built = sorted(p.name for p in (tmp_path / "nvcodec" / "kernels").iterdir())
+        assert len(built) == 2 and all(n.startswith("point_frames-") and n.endswith(".so") for n in built)
+        native._load.cache_clear()
+        assert native.point_frames(32, 32, 3) is not None  # the cached build is loaded, nothing new is built
+        assert sorted(p.name for p in (tmp_path / "nvcodec" / "kernels").iterdir()) == built
+    finally:
+        native._load.cache_clear()
