@@ -89,15 +89,39 @@ class PointSetSampler:
         return out
 
 
-# ------------------------------------------------------------------ the fused loss of a point set
+# ------------------------------------------------------------------ the fused loss of point sets
+
+@dataclass
+class SetFrames:
+    """What the frames of one point set contribute to a fused call: its `rows` of the call's
+    points (start, stop), frame times `tn` [F] (network input), targets [F, P, 3] and optional
+    per-sample weights [F, P]."""
+
+    rows: tuple[int, int]
+    tn: Tensor
+    target: Tensor
+    weight: Tensor | None = None
+
+
+class _FrameFactors:
+    """The per-frame factors of a set's first layer: cos and sin of t c (c the time column,
+    omega folded in) [F, W], and t omega_first per frame (the time column's gradient factor)."""
+
+    def __init__(self, c_t: Tensor, part: SetFrames, om1: float):
+        tc = part.tn.to(c_t.dtype).unsqueeze(1) * c_t
+        self.cos_t, self.sin_t = torch.cos(tc).contiguous(), torch.sin(tc).contiguous()
+        self.tf = (part.tn.to(c_t.dtype) * om1).contiguous()
+        self.part = part
+
 
 class _PointSetCall:
     """One evaluation of `_PointSetMSE`: the weights by role with what every chunk and frame
-    reuses (omega folded in; the first layer split into its point part w_xy, b1 and, per frame,
-    the cosine and sine of its time part t c), the gradient buffers and the sum of squares."""
+    reuses (omega folded in; the first layer split into its point part w_xy, b1 and, per set
+    and frame, the cosine and sine of its time part t c), the gradient buffers and the sum of
+    squares."""
 
-    def __init__(self, spec: siren.SirenSpec, ws: list[Tensor], tn: Tensor, z: Tensor, need_z: bool,
-                 native_ok: bool = True):
+    def __init__(self, spec: siren.SirenSpec, ws: list[Tensor], parts: Sequence[SetFrames], z: Tensor,
+                 need_z: bool):
         syn_w, syn_b, self.out_w, self.out_b, mod_z, mod_b, self.mod_g = siren._split(spec, ws)
         self.spec = spec
         self.mod_z_all, self.mod_b_all = torch.cat(list(mod_z)), torch.cat(list(mod_b))
@@ -105,34 +129,47 @@ class _PointSetCall:
         om1, om = spec.omega_first, spec.omega
         self.w_xy, self.b1 = syn_w[0][:, :2] * om1, syn_b[0] * om1
         c_t = syn_w[0][:, 2] * om1  # the first layer's time column, omega folded in
-        tc = tn.to(c_t.dtype).unsqueeze(1) * c_t  # [F, W]
-        self.cos_t, self.sin_t = torch.cos(tc), torch.sin(tc)
+        self.sets = [_FrameFactors(c_t, p, om1) for p in parts]
         self.ws_om = [None] + [w * om for w in syn_w[1:]]
         self.bs_om = [None] + [b * om for b in syn_b[1:]]
         self.g_w1_t = torch.zeros_like(c_t)
-        self.tn = tn
         self.sq = torch.zeros((), dtype=torch.float64, device=z.device)
-        self.frames_loop = _NativeFrames.of(self, z) if native_ok else None
+        self.frames_loop = _NativeFrames.of(self, z)
 
-    def chunk(self, xyc: Tensor, zc: Tensor, target: Tensor, weight: Tensor | None, dz_rows: Tensor | None) -> None:
-        """Forward and backward of a chunk of points in every frame (target [F, rows, 3], weight
-        [F, rows] or None); the modulator and the first layer's point factors once for all frames."""
+    def chunk(self, c0: int, xyc: Tensor, zc: Tensor, dz_rows: Tensor | None) -> None:
+        """Forward and backward of the chunk of points from row c0 in every frame of their sets;
+        the modulator and the first layer's point factors once for all frames."""
         spec, wm = self.spec, self.spec.mod_width
         zp = siren.modulator_forward(spec, self.mod_z_all, self.mod_b_all, self.mod_g, zc)  # [rows, D * M']
-        gs = [zp[:, i * wm:(i + 1) * wm] for i in range(spec.depth)]  # g_0 .. g_{D-1}
         pre_a = torch.addmm(self.b1, xyc, self.w_xy.t())
         sin_a = trig.sin(pre_a)
         cos_a = trig.cos_(pre_a)
-        if self.frames_loop is not None:
-            dgs_all, d_a = torch.zeros_like(zp), torch.zeros_like(pre_a)
-            self.sq += self.frames_loop.run(sin_a, cos_a, zp, target, weight, dgs_all, d_a)
-            dgs = [dgs_all[:, i * wm:(i + 1) * wm] for i in range(spec.depth)]
-            self._shared_backward(xyc, zc, zp, gs, dgs, d_a, dz_rows)
-            return
-        dgs = [torch.zeros_like(g) for g in gs]
-        d_a = torch.zeros_like(pre_a)
-        for f in range(self.tn.shape[0]):
-            sins, coss, hs = self._frame_forward(f, sin_a, cos_a, gs)
+        dgs_all, d_a = torch.zeros_like(zp), torch.zeros_like(pre_a)
+        c1 = c0 + xyc.shape[0]
+        for fs in self.sets:
+            r0, r1 = max(c0, fs.part.rows[0]), min(c1, fs.part.rows[1])
+            if r0 >= r1:
+                continue
+            here, there = slice(r0 - c0, r1 - c0), slice(r0 - fs.part.rows[0], r1 - fs.part.rows[0])
+            target = fs.part.target[:, there]
+            weight = None if fs.part.weight is None else fs.part.weight[:, there]
+            if self.frames_loop is not None:
+                self.sq += self.frames_loop.run(fs, sin_a[here], cos_a[here], zp[here], target, weight,
+                                                dgs_all[here], d_a[here])
+            else:
+                self._frames(fs, sin_a[here], cos_a[here], zp[here], target, weight, dgs_all[here], d_a[here])
+        gs = [zp[:, i * wm:(i + 1) * wm] for i in range(spec.depth)]  # g_0 .. g_{D-1}
+        dgs = [dgs_all[:, i * wm:(i + 1) * wm] for i in range(spec.depth)]
+        self._shared_backward(xyc, zc, zp, gs, dgs, d_a, dz_rows)
+
+    def _frames(self, fs: _FrameFactors, sin_a: Tensor, cos_a: Tensor, zp: Tensor, target: Tensor,
+                weight: Tensor | None, dgs_all: Tensor, d_a: Tensor) -> None:
+        """The torch frames loop over rows of one set (target [F, rows, 3], weight [F, rows] or None)."""
+        wm = self.spec.mod_width
+        gs = [zp[:, i * wm:(i + 1) * wm] for i in range(self.spec.depth)]
+        dgs = [dgs_all[:, i * wm:(i + 1) * wm] for i in range(self.spec.depth)]
+        for f in range(fs.cos_t.shape[0]):
+            sins, coss, hs = self._frame_forward(fs.cos_t[f], fs.sin_t[f], sin_a, cos_a, gs)
             diff = torch.addmm(self.out_b, hs[-1], self.out_w.t()).sub_(target[f])
             if weight is not None:
                 wf = weight[f].unsqueeze(1)
@@ -141,17 +178,16 @@ class _PointSetCall:
             else:
                 self.sq += torch.sum(diff * diff, dtype=torch.float64)
             # d sse / d out = 2 w diff
-            self._frame_backward(f, diff.mul_(2.0), sins, coss, hs, gs, dgs, d_a)
-        self._shared_backward(xyc, zc, zp, gs, dgs, d_a, dz_rows)
+            self._frame_backward(float(fs.tf[f]), diff.mul_(2.0), sins, coss, hs, gs, dgs, d_a)
 
-    def _frame_forward(self, f: int, sin_a: Tensor, cos_a: Tensor,
+    def _frame_forward(self, cos_t: Tensor, sin_t: Tensor, sin_a: Tensor, cos_a: Tensor,
                        gs: list[Tensor]) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
-        """(sines, cosines, outputs) of every layer in frame f: sin(A + t c) and cos(A + t c) of
+        """(sines, cosines, outputs) of every layer in a frame: sin(A + t c) and cos(A + t c) of
         the first layer from the shared sin A, cos A."""
-        s1 = sin_a * self.cos_t[f]
-        s1.addcmul_(cos_a, self.sin_t[f])
-        co1 = cos_a * self.cos_t[f]
-        co1.addcmul_(sin_a, self.sin_t[f], value=-1.0)
+        s1 = sin_a * cos_t
+        s1.addcmul_(cos_a, sin_t)
+        co1 = cos_a * cos_t
+        co1.addcmul_(sin_a, sin_t, value=-1.0)
         sins, coss, hs = [s1], [co1], [siren.modulated(self.spec, s1, gs[0])]
         for i in range(1, self.spec.depth):
             pre = torch.addmm(self.bs_om[i], hs[-1], self.ws_om[i].t())
@@ -160,10 +196,10 @@ class _PointSetCall:
             hs.append(siren.modulated(self.spec, sins[-1], gs[i]))
         return sins, coss, hs
 
-    def _frame_backward(self, f: int, diff: Tensor, sins: list[Tensor], coss: list[Tensor], hs: list[Tensor],
+    def _frame_backward(self, tf: float, diff: Tensor, sins: list[Tensor], coss: list[Tensor], hs: list[Tensor],
                         gs: list[Tensor], dgs: list[Tensor], d_a: Tensor) -> None:
-        """Backward of frame f from d sse / d out (`diff`) down to the first layer's point part
-        (accumulated in d_a) and the modulations (dgs)."""
+        """Backward of a frame (time factor tf = t omega_first) from d sse / d out (`diff`) down to
+        the first layer's point part (accumulated in d_a) and the modulations (dgs)."""
         g, wm, om = self.grads, self.spec.mod_width, self.spec.omega
         g.out_w.addmm_(diff.t(), hs[-1])
         g.out_b.add_(diff.sum(0))
@@ -178,7 +214,7 @@ class _PointSetCall:
                 dh = dpre @ self.ws_om[i]
             else:
                 d_a.add_(dpre)
-                self.g_w1_t.add_(dpre.sum(0), alpha=float(self.tn[f]) * self.spec.omega_first)
+                self.g_w1_t.add_(dpre.sum(0), alpha=tf)
 
     def _shared_backward(self, xyc: Tensor, zc: Tensor, zp: Tensor, gs: list[Tensor], dgs: list[Tensor],
                          d_a: Tensor, dz_rows: Tensor | None) -> None:
@@ -203,8 +239,9 @@ class _PointSetCall:
 
 
 class _NativeFrames:
-    """The frames loop of `_PointSetCall.chunk` in C (`fit.native`): its weights packed the way the
-    kernel reads them and the hidden layers' gradient buffers (without omega, added in `finish`)."""
+    """The frames loop of `_PointSetCall._frames` in C (`fit.native`): its weights packed the way
+    the kernel reads them and the hidden layers' gradient buffers (without omega, added in
+    `finish`)."""
 
     def __init__(self, fn, call: _PointSetCall):
         spec, d = call.spec, call.spec.depth
@@ -215,8 +252,6 @@ class _NativeFrames:
         self.b = torch.cat(call.bs_om[1:]) if d > 1 else call.b1.new_zeros(1)
         self.out_w, self.out_b = call.out_w.contiguous(), call.out_b.contiguous()
         self.g_w, self.g_b = torch.zeros_like(self.w), torch.zeros_like(self.b)
-        self.cos_t, self.sin_t = call.cos_t.contiguous(), call.sin_t.contiguous()
-        self.tf = (call.tn.to(torch.float32) * spec.omega_first).contiguous()
         self.grads, self.g_w1_t = call.grads, call.g_w1_t
 
     @classmethod
@@ -229,17 +264,18 @@ class _NativeFrames:
         fn = native.point_frames(spec.width, spec.mod_width, spec.depth)
         return None if fn is None else cls(fn, call)
 
-    def run(self, sin_a: Tensor, cos_a: Tensor, zp: Tensor, target: Tensor, weight: Tensor | None,
-            dgs: Tensor, d_a: Tensor) -> float:
-        """sse of a chunk in every frame; accumulates the weight gradients and dgs, d_a."""
+    def run(self, fs: _FrameFactors, sin_a: Tensor, cos_a: Tensor, zp: Tensor, target: Tensor,
+            weight: Tensor | None, dgs: Tensor, d_a: Tensor) -> float:
+        """sse of rows of one set in its frames; accumulates the weight gradients and dgs, d_a
+        (row slices of contiguous [rows, ...] tensors, so contiguous themselves)."""
         rows, frames = sin_a.shape[0], target.shape[0]
         if target.dtype != torch.float32 or target.stride(2) != 1 or target.stride(1) != 3:
             target = target.to(torch.float32).contiguous()
         if weight is not None and (weight.dtype != torch.float32 or weight.stride(1) != 1):
             weight = weight.to(torch.float32).contiguous()
         g = self.grads
-        return self.fn(rows, frames, sin_a.data_ptr(), cos_a.data_ptr(), zp.data_ptr(), self.cos_t.data_ptr(),
-                       self.sin_t.data_ptr(), self.tf.data_ptr(), target.data_ptr(), target.stride(0),
+        return self.fn(rows, frames, sin_a.data_ptr(), cos_a.data_ptr(), zp.data_ptr(), fs.cos_t.data_ptr(),
+                       fs.sin_t.data_ptr(), fs.tf.data_ptr(), target.data_ptr(), target.stride(0),
                        None if weight is None else weight.data_ptr(), 0 if weight is None else weight.stride(0),
                        self.w_t.data_ptr(), self.w.data_ptr(), self.b.data_ptr(), self.out_w.data_ptr(),
                        self.out_b.data_ptr(), g.out_w.data_ptr(), g.out_b.data_ptr(), self.g_w.data_ptr(),
@@ -253,23 +289,22 @@ class _NativeFrames:
 
 
 class _PointSetMSE(torch.autograd.Function):
-    """Weighted sum of squared errors of the frames `tn` [F] at the points xy [P, 2] (network
-    coordinates) with latents z [P, Z], against target [F, P, 3]; forward and backward chunk by
-    chunk of points, all frames of a chunk in turn (the modulator and the first layer's point
-    factors computed once per chunk and shared: `_PointSetCall`), gradients stored for the
-    backward, which only scales them by the incoming gradient (the loss is a scalar function of
-    z and the weights)."""
+    """Weighted sum of squared errors of point sets: points xy [P, 2] (network coordinates) with
+    latents z [P, Z], each set (`SetFrames`) a range of those rows seen in its frames. Forward and
+    backward chunk by chunk of points, every frame of a chunk's sets in turn (the modulator and
+    the first layer's point factors computed once per chunk and shared: `_PointSetCall`),
+    gradients stored for the backward, which only scales them by the incoming gradient (the loss
+    is a scalar function of z and the weights)."""
 
     @staticmethod
-    def forward(ctx, xy: Tensor, z: Tensor, tn: Tensor, target: Tensor, weight: Tensor | None,  # type: ignore[override]
+    def forward(ctx, xy: Tensor, z: Tensor, parts: Sequence[SetFrames],  # type: ignore[override]
                 spec: siren.SirenSpec, chunk: int, *ws: Tensor) -> Tensor:
-        call = _PointSetCall(spec, list(ws), tn, z, ctx.needs_input_grad[1])
+        call = _PointSetCall(spec, list(ws), parts, z, ctx.needs_input_grad[1])
         dz = call.grads.dz
         n = xy.shape[0]
         for c0 in range(0, n, chunk):
             c1 = min(n, c0 + chunk)
-            call.chunk(xy[c0:c1], z[c0:c1], target[:, c0:c1], None if weight is None else weight[:, c0:c1],
-                       None if dz is None else dz[c0:c1])
+            call.chunk(c0, xy[c0:c1], z[c0:c1], None if dz is None else dz[c0:c1])
         call.finish()
         ctx.grads = (dz, call.grads.ws)
         return call.sq.to(xy.dtype)
@@ -278,13 +313,20 @@ class _PointSetMSE(torch.autograd.Function):
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         dz, gws = ctx.grads
         ctx.grads = None
-        return (None, None if dz is None else dz * grad, None, None, None, None, None, *[g * grad for g in gws])
+        return (None, None if dz is None else dz * grad, None, None, None, *[g * grad for g in gws])
+
+
+def point_sets_sse(spec: siren.SirenSpec, ws: list[Tensor], xy: Tensor, z: Tensor, parts: Sequence[SetFrames],
+                   chunk: int = 1024) -> Tensor:
+    """sum over sets, their frames f and rows p of w (M(xy_p, t_f, z_p) - target[f, p])^2 over RGB
+    (see `_PointSetMSE`)."""
+    return _PointSetMSE.apply(xy, z, tuple(parts), spec, chunk, *ws)
 
 
 def point_set_sse(spec: siren.SirenSpec, ws: list[Tensor], xy: Tensor, z: Tensor, tn: Tensor,
-                   target: Tensor, weight: Tensor | None = None, chunk: int = 1024) -> Tensor:
-    """sum_f sum_p w (M(xy_p, t_f, z_p) - target[f, p])^2 over RGB (see `_PointSetMSE`)."""
-    return _PointSetMSE.apply(xy, z, tn, target, weight, spec, chunk, *ws)
+                  target: Tensor, weight: Tensor | None = None, chunk: int = 1024) -> Tensor:
+    """`point_sets_sse` of one set: every point seen in the frames tn [F] (target [F, P, 3])."""
+    return point_sets_sse(spec, ws, xy, z, [SetFrames((0, xy.shape[0]), tn, target, weight)], chunk)
 
 
 @dataclass
@@ -332,9 +374,10 @@ def gather_batch(by_pixel: Tensor, sets: list[PointSet], keep: Tensor | None = N
 
 
 def _point_set_inputs(model: NVTM, sets: list[PointSet], latent: list[Tensor],
-                      static: list[Tensor]) -> list[tuple[Tensor, Tensor]]:
-    """(network coordinates xy [P, 2], latent z [P, Z]) of each point set: one lookup of every
-    set's points at its GOP (the latent of a model without a flow depends on nothing else)."""
+                      static: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """(network coordinates xy [P, 2], latent z [P, Z]) of the points of all sets, set after set:
+    one lookup of every set's points at its GOP (the latent of a model without a flow depends on
+    nothing else)."""
     like = model.norm_bounds
     pix = torch.cat([p.pixels for p in sets]).to(like.device)
     xy = torch.stack([(pix % model.width).to(like.dtype) + 0.5,
@@ -346,7 +389,7 @@ def _point_set_inputs(model: NVTM, sets: list[PointSet], latent: list[Tensor],
     # one "frame" per point (its GOP's first frame) so that every set reads its own GOP
     pts = xy.unsqueeze(1)
     z = model._features(pts, gop_time, pts.new_zeros(len(pix), 1, 2 * len(model.config.neighbors)), latent, static)
-    return list(zip((xy * 2 - 1).split(counts), z.split(counts)))
+    return xy * 2 - 1, z
 
 
 def dense_loss(model: NVTM, batch: DenseBatch, substitutes: dict[str, Tensor] | None = None,
@@ -360,14 +403,14 @@ def dense_loss(model: NVTM, batch: DenseBatch, substitutes: dict[str, Tensor] | 
     static = [gt[f"static.{i}"] for i in range(len(model.static))]
     names = {id(p): k for k, p in model.weight_tensors().items()}
     ws = [subs.get(names[id(w)], w) for w in model.base.weight_list()]
-    inputs = _point_set_inputs(model, batch.sets, latent, static)
-    total = None
-    for part, (xy, z), rgb, w in zip(batch.sets, inputs, batch.rgb, batch.weight):
+    xy, z = _point_set_inputs(model, batch.sets, latent, static)
+    parts, row = [], 0
+    for part, rgb, w in zip(batch.sets, batch.rgb, batch.weight):
         tn = model._time_input(torch.tensor(part.frames, dtype=z.dtype, device=z.device))
-        sse = point_set_sse(model.base.spec, ws, xy, z, tn, rgb, w, chunk)
-        total = sse if total is None else total + sse
-    return total / max(batch.count, 1.0)
+        parts.append(SetFrames((row, row + part.pixels.numel()), tn, rgb, w))
+        row += part.pixels.numel()
+    return point_sets_sse(model.base.spec, ws, xy, z, parts, chunk) / max(batch.count, 1.0)
 
 
 __all__ = ["supports_dense", "PointSet", "PointSetSampler", "DenseBatch", "pixel_major", "gather_batch",
-           "dense_loss", "point_set_sse"]
+           "dense_loss", "SetFrames", "point_sets_sse", "point_set_sse"]

@@ -67,6 +67,31 @@ def test_native_loss_and_gradients_match_the_torch_path(shape, weighted, monkeyp
         assert err_native <= 1e-3 * scale
 
 
+@pytest.mark.parametrize("chunk", [16, 45, 1024])
+def test_sets_in_one_call_add_up_to_their_own_calls(chunk, monkeypatch):
+    """Three sets of different frames in one fused call (chunks inside a set, across sets, and
+    all at once) give the sum of each set's own loss and gradients, on both paths."""
+    spec, ws, xy, z, tn, target, weight = _problem(32, 16, 3, points=90)
+    cuts = [(0, 30), (30, 71), (71, 90)]
+    frames = [tn[:2], tn[1:5], tn[3:4]]
+    parts = [dense.SetFrames(r, f, target[:len(f), r[0]:r[1]].contiguous(), None if i else weight[:len(f), r[0]:r[1]])
+             for i, (r, f) in enumerate(zip(cuts, frames))]
+    for switch in ("1", "0"):
+        monkeypatch.setenv(native.SWITCH, switch)
+        wsg = [w.clone().requires_grad_() for w in ws]
+        zg = z.clone().requires_grad_()
+        dense.point_sets_sse(spec, wsg, xy, zg, parts, chunk).backward()
+        total, grads = 0.0, None
+        for p in parts:
+            a, b = p.rows
+            loss, g = _loss_and_grads(spec, ws, xy[a:b], z[a:b], p.tn, p.target, p.weight)
+            total += loss
+            grads = g[:-1] if grads is None else [x + y for x, y in zip(grads, g[:-1])]
+            assert torch.allclose(zg.grad[a:b], g[-1], rtol=1e-4, atol=1e-6)
+        for x, y in zip([w.grad for w in wsg], grads):
+            assert torch.allclose(x, y, rtol=1e-4, atol=1e-5 * float(y.abs().max()))
+
+
 def test_native_kernel_is_deterministic_across_thread_counts():
     _kernel_or_skip()
     spec, ws, xy, z, tn, target, weight = _problem(32, 32, 3, points=300)
@@ -97,7 +122,7 @@ def test_switch_turns_the_kernel_off(monkeypatch):
     monkeypatch.setenv(native.SWITCH, "0")
     assert native.point_frames(32, 32, 3) is None
     spec, ws, xy, z, tn, target, _ = _problem(32, 32, 3)
-    call = dense._PointSetCall(spec, ws, tn, z, True)
+    call = dense._PointSetCall(spec, ws, [dense.SetFrames((0, z.shape[0]), tn, target)], z, True)
     assert call.frames_loop is None
 
 
