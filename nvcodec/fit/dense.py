@@ -28,7 +28,7 @@ from torch import Tensor
 
 from ..model import siren, trig
 from ..model.nvtm import NVTM
-from . import native
+from .. import native
 
 
 def supports_dense(model: NVTM) -> bool:
@@ -239,7 +239,7 @@ class _PointSetCall:
 
 
 class _NativeFrames:
-    """The frames loop of `_PointSetCall._frames` in C (`fit.native`): its weights packed the way
+    """The frames loop of `_PointSetCall._frames` in C (`nvcodec.native`): its weights packed the way
     the kernel reads them and the hidden layers' gradient buffers (without omega, added in
     `finish`)."""
 

@@ -15,11 +15,14 @@ level whose resolution equals the frame size has one node per pixel centre.
 
 from __future__ import annotations
 
+import ctypes
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .. import native
 
 
 def new_grid(count: int, features: int, res: tuple[int, int], init_range: float,
@@ -134,16 +137,66 @@ class _BilinearLookup(torch.autograd.Function):
         return (grad_coords, None, *grads)
 
 
+class _NativeLookup(torch.autograd.Function):
+    """`_BilinearLookup` without a coordinate gradient, in C (`nvcodec.native`): corners and
+    weights computed per sample where they are used, not as [L, S, 4] tensors."""
+
+    @staticmethod
+    def forward(ctx, kernels, coords: Tensor, grid_index: Tensor | None, *tables: Tensor) -> Tensor:  # type: ignore[override]
+        flats = [_flat(t) for t in tables]
+        dims = torch.tensor([[t.shape[0], t.shape[2], t.shape[3]] for t in tables], dtype=torch.int64)
+        out = coords.new_empty(coords.shape[0], len(tables) * tables[0].shape[1])
+        ptrs = (ctypes.c_void_p * len(flats))(*[f.data_ptr() for f in flats])
+        kernels[0](len(tables), coords.shape[0], tables[0].shape[1], coords.data_ptr(),
+                   None if grid_index is None else grid_index.data_ptr(), dims.data_ptr(), ptrs, out.data_ptr())
+        ctx.kernels, ctx.dims, ctx.shapes = kernels, dims, [tuple(t.shape) for t in tables]
+        ctx.save_for_backward(coords, grid_index)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):  # type: ignore[override]
+        coords, grid_index = ctx.saved_tensors
+        grad_out = grad_out.contiguous()
+        grads: list[Tensor | None] = []
+        for lev, (n, c, h, w) in enumerate(ctx.shapes):
+            grads.append(torch.zeros(n, h, w, c, dtype=grad_out.dtype).permute(0, 3, 1, 2)
+                         if ctx.needs_input_grad[3 + lev] else None)
+        ptrs = (ctypes.c_void_p * len(grads))(*[0 if g is None else g.data_ptr() for g in grads])
+        ctx.kernels[1](len(grads), coords.shape[0], ctx.shapes[0][1], coords.data_ptr(),
+                       None if grid_index is None else grid_index.data_ptr(), ctx.dims.data_ptr(), grad_out.data_ptr(),
+                       ptrs)
+        return (None, None, None, *grads)
+
+
+def _native_kernels(tables: Sequence[Tensor], coords: Tensor, grid_index: Tensor | None):
+    """The C lookup where it applies: fitting (a table needs a gradient; decoding keeps the torch
+    path, whose samples the conformance vectors pin), CPU float32, no coordinate gradient,
+    channels-last tables (rows of C contiguous floats), contiguous coordinates, int64 indices."""
+    if not (torch.is_grad_enabled() and any(t.requires_grad for t in tables)):
+        return None
+    if coords.device.type != "cpu" or coords.dtype != torch.float32 or coords.requires_grad:
+        return None
+    if not coords.is_contiguous() or (grid_index is not None and
+                                      (grid_index.dtype != torch.int64 or not grid_index.is_contiguous())):
+        return None
+    if not all(t.dtype == torch.float32 and t.device.type == "cpu" and _flat(t).is_contiguous() for t in tables):
+        return None
+    return native.grid_lookup()
+
+
 def grid_lookup(tables: Sequence[Tensor], coords: Tensor, grid_index: Tensor | None = None) -> Tensor:
     """Bilinear features of every level at `coords`.
 
     tables: L tensors [N, C, H_l, W_l] (same N and C); coords: [S, 2] (x, y) in
     [0, 1] (clamped to the border outside); grid_index: [S] long in [0, N) (None:
     grid 0). Returns [S, L*C], level major. Differentiable w.r.t. the tables and
-    the coordinates.
+    the coordinates (the C kernel, used where it applies, only w.r.t. the tables).
     """
     if coords.shape[0] == 0:
         return coords.new_zeros(0, len(tables) * tables[0].shape[1])
+    kernels = _native_kernels(tables, coords, grid_index)
+    if kernels is not None:
+        return _NativeLookup.apply(kernels, coords, grid_index, *tables)
     return _BilinearLookup.apply(coords, grid_index, *tables)
 
 

@@ -1,4 +1,4 @@
-"""The C frames loop of the dense kernel (`fit.native`) against the torch path it replaces."""
+"""The C frames loop of the dense kernel (`nvcodec.native`) against the torch path it replaces."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from nvcodec.fit import dense, native
+from nvcodec import native
+from nvcodec.fit import dense
 from nvcodec.model import siren
 
 SHAPES = [(32, 32, 3), (32, 16, 3), (24, 24, 1), (40, 8, 2)]  # width, modulated units, depth

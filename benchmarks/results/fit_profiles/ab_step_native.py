@@ -1,6 +1,6 @@
 """A B A B of one dense fitting step (360x240x47 clip, the 0.3-bpp model, 8 sets x 512 points x
 10 frames): A = the torch frames loop (NVCODEC_NATIVE=0, the tenth session's step), B = the C
-frames loop (`fit.native`). Arguments: threads, rounds. The video is random bytes: the step's
+frames loop (`nvcodec.native`). Arguments: threads, rounds. The video is random bytes: the step's
 cost does not depend on the pixel values. Also prints where a step's time goes in B."""
 import os
 import statistics
@@ -9,7 +9,8 @@ import time
 
 import torch
 
-from nvcodec.fit import dense, native
+from nvcodec import native
+from nvcodec.fit import dense
 from nvcodec.fit.loop import _grid_aliases, _hand_over_grads, _param_groups
 from nvcodec.model.nvtm import NVTM
 from nvcodec.rate.sizing import choose_config

@@ -5,7 +5,7 @@
  * The torch path runs ~40 elementwise passes per frame and layer between the matrix products;
  * here they are fused into the products' loops (benchmarks/RESULTS.md, eleventh session).
  *
- * Compiled at run time by nvcodec/fit/native.py for one network shape:
+ * Compiled at run time by nvcodec/native for one network shape:
  *   NW width, NM modulated units (<= NW), ND depth, NP the power of two >= NW.
  * Rounding is deterministic and the same for every vector width the compiler picks: products
  * and sums are written in a fixed order, multiply-adds are explicit fmaf (built with

@@ -1,0 +1,151 @@
+"""Fitting kernels in C, compiled at first use: the dense kernel's frames loop
+(`point_frames.c`) and the bilinear grid lookup with its gradient (`grid_lookup.c`).
+
+Eager torch ops left the dense kernel at 3.2-3.6x its arithmetic floor on CPU: between the
+matrix products of a frame sit ~40 elementwise passes that no eager op fuses, and a grid lookup
+is ~25 small ops per call (benchmarks/RESULTS.md, tenth and eleventh sessions). These need a C
+compiler at encode time (`$CC`, else `cc`, `gcc` or `clang`); without one, or when a build
+fails, the torch paths run and stderr says so once per process. `NVCODEC_NATIVE=0` always takes
+the torch paths (to compare, or to rule the C out).
+
+Each build (a source and, for the frames loop, one network shape) is specialised to the CPU it
+runs on (`-march=native`) and cached under `$XDG_CACHE_HOME/nvcodec/kernels` (else
+`~/.cache/...`) by a hash of the source, flags, compiler and CPU. The kernels' rounding does
+not depend on the vector width the compiler picks (see the sources), so thread counts do not
+change a result; it differs from the torch paths' in the last bits.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared", "-std=c11")
+SWITCH = "NVCODEC_NATIVE"
+
+_I64, _PTR, _F64 = ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
+#: (restype, argtypes) of every exported function
+_SIGNATURES = {
+    "nvc_point_frames": (_F64, [_I64, _I64] + [_PTR] * 7 + [_I64, _PTR, _I64] + [_PTR] * 12),
+    "nvc_sincos": (None, [_I64, _PTR, _PTR, _PTR]),
+    "nvc_grid_forward": (None, [_I64, _I64, _I64] + [_PTR] * 5),
+    "nvc_grid_backward": (None, [_I64, _I64, _I64] + [_PTR] * 5),
+}
+
+
+def enabled() -> bool:
+    """False when the environment rules the C kernels out (`NVCODEC_NATIVE=0`)."""
+    return os.environ.get(SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _compiler() -> str | None:
+    cc = os.environ.get("CC")
+    if cc:
+        return shutil.which(cc)
+    return shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
+def _cpu_signature() -> str:
+    """What -march=native depends on: the machine and, on Linux, the CPU's feature flags."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return platform.machine() + line
+    except OSError:
+        pass
+    return platform.machine() + platform.processor()
+
+
+def _cache_dir() -> Path:
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nvcodec" / "kernels"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+    except OSError:
+        fallback = Path(tempfile.gettempdir()) / f"nvcodec-kernels-{os.getuid() if hasattr(os, 'getuid') else 0}"
+        fallback.mkdir(parents=True, exist_ok=True)
+        return fallback
+
+
+def _build(cc: str, source: Path, defines: tuple[str, ...]) -> Path:
+    """The shared library of `source` with `defines`, compiled unless the cache holds it (written
+    atomically, so concurrent encodes never load a half-written file)."""
+    version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=60).stdout
+    key = hashlib.sha256("\0".join([source.read_text(), *FLAGS, *defines, version, _cpu_signature()])
+                         .encode()).hexdigest()[:24]
+    out_dir = _cache_dir()
+    lib = out_dir / f"{source.stem}-{key}.so"
+    if lib.exists():
+        return lib
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=out_dir)
+    os.close(fd)
+    try:
+        done = subprocess.run([cc, *FLAGS, *defines, "-o", tmp, str(source), "-lm"], capture_output=True,
+                              text=True, timeout=300)
+        if done.returncode != 0:
+            raise OSError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"{cc} failed")
+        os.replace(tmp, lib)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return lib
+
+
+@functools.lru_cache(maxsize=None)
+def _say_once(message: str) -> None:
+    print(f"nvcodec: {message}", file=sys.stderr)
+
+
+@functools.lru_cache(maxsize=None)
+def _load(name: str, defines: tuple[str, ...]) -> ctypes.CDLL | None:
+    cc = _compiler()
+    if cc is None:
+        _say_once("no C compiler found (set CC); fitting runs its slower torch path")
+        return None
+    try:
+        lib = ctypes.CDLL(str(_build(cc, HERE / f"{name}.c", defines)))
+    except (OSError, subprocess.SubprocessError) as err:
+        _say_once(f"a fitting kernel did not build ({err}); fitting runs its slower torch path")
+        return None
+    for fn_name, (restype, argtypes) in _SIGNATURES.items():
+        fn = getattr(lib, fn_name, None)
+        if fn is not None:
+            fn.restype, fn.argtypes = restype, argtypes
+    return lib
+
+
+def _frames_library(width: int, mod_width: int, depth: int) -> ctypes.CDLL | None:
+    if not enabled() or not 0 < mod_width <= width or depth < 1:
+        return None
+    pow2 = 1 << max(0, (width - 1).bit_length())
+    return _load("point_frames", (f"-DNW={width}", f"-DNM={mod_width}", f"-DND={depth}", f"-DNP={pow2}"))
+
+
+def point_frames(width: int, mod_width: int, depth: int):
+    """The compiled frames loop for this network shape, or None (the torch path then runs)."""
+    lib = _frames_library(width, mod_width, depth)
+    return None if lib is None else lib.nvc_point_frames
+
+
+def sincos(width: int, mod_width: int, depth: int):
+    """The frames loop's sine and cosine, nvc_sincos(n, x, s, c) on float32 buffers (for tests)."""
+    lib = _frames_library(width, mod_width, depth)
+    return None if lib is None else lib.nvc_sincos
+
+
+def grid_lookup():
+    """The compiled grid lookup (nvc_grid_forward, nvc_grid_backward), or None."""
+    lib = _load("grid_lookup", ()) if enabled() else None
+    return None if lib is None else (lib.nvc_grid_forward, lib.nvc_grid_backward)
+
+
+__all__ = ["point_frames", "sincos", "grid_lookup", "enabled", "SWITCH"]
