@@ -44,3 +44,14 @@ def test_ray_is_an_extra_the_tests_install_and_nothing_imports_it_up_front():
     code = "import sys, nvcodec.cli, nvcodec.api, nvcodec.ray_engine; print('ray' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
+
+
+def test_the_c_kernels_ship_with_the_package():
+    """The fitting kernels are compiled from their sources at run time: a wheel without them
+    would fall back to the slower torch path on every machine."""
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    patterns = [p.strip() for p in cfg["options.package_data"]["nvcodec.native"].split(",")]
+    sources = sorted((ROOT / "nvcodec" / "native").glob("*.c"))
+    assert {s.name for s in sources} == {"point_set.c", "grid_lookup.c"}
+    assert all(any(s.match(p) for p in patterns) for s in sources)

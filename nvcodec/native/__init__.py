@@ -1,5 +1,5 @@
-"""Fitting kernels in C, compiled at first use: the dense kernel's frames loop
-(`point_frames.c`) and the bilinear grid lookup with its gradient (`grid_lookup.c`).
+"""Fitting kernels in C, compiled at first use: the dense kernel for a point set
+(`point_set.c`) and the bilinear grid lookup with its gradient (`grid_lookup.c`).
 
 Eager torch ops left the dense kernel at 3.2-3.6x its arithmetic floor on CPU: between the
 matrix products of a frame sit ~40 elementwise passes that no eager op fuses, and a grid lookup
@@ -8,7 +8,7 @@ compiler at encode time (`$CC`, else `cc`, `gcc` or `clang`); without one, or wh
 fails, the torch paths run and stderr says so once per process. `NVCODEC_NATIVE=0` always takes
 the torch paths (to compare, or to rule the C out).
 
-Each build (a source and, for the frames loop, one network shape) is specialised to the CPU it
+Each build (a source and, for the point-set kernel, one network shape) is specialised to the CPU it
 runs on (`-march=native`) and cached under `$XDG_CACHE_HOME/nvcodec/kernels` (else
 `~/.cache/...`) by a hash of the source, flags, compiler and CPU. The kernels' rounding does
 not depend on the vector width the compiler picks (see the sources), so thread counts do not
@@ -35,7 +35,7 @@ SWITCH = "NVCODEC_NATIVE"
 _I64, _PTR, _F64 = ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
 #: (restype, argtypes) of every exported function
 _SIGNATURES = {
-    "nvc_point_frames": (_F64, [_I64, _I64] + [_PTR] * 7 + [_I64, _PTR, _I64] + [_PTR] * 12),
+    "nvc_point_set": (_F64, [_I64, _I64] + [_PTR] * 6 + [_I64, _PTR, _I64] + [_PTR] * 3),
     "nvc_sincos": (None, [_I64, _PTR, _PTR, _PTR]),
     "nvc_grid_forward": (None, [_I64, _I64, _I64] + [_PTR] * 5),
     "nvc_grid_backward": (None, [_I64, _I64, _I64] + [_PTR] * 5),
@@ -123,22 +123,24 @@ def _load(name: str, defines: tuple[str, ...]) -> ctypes.CDLL | None:
     return lib
 
 
-def _frames_library(width: int, mod_width: int, depth: int) -> ctypes.CDLL | None:
-    if not enabled() or not 0 < mod_width <= width or depth < 1:
+def _set_library(width: int, mod_width: int, depth: int, latent: int) -> ctypes.CDLL | None:
+    if not enabled() or not 0 < mod_width <= width or depth < 1 or latent < 1:
         return None
     pow2 = 1 << max(0, (width - 1).bit_length())
-    return _load("point_frames", (f"-DNW={width}", f"-DNM={mod_width}", f"-DND={depth}", f"-DNP={pow2}"))
+    return _load("point_set", (f"-DNW={width}", f"-DNM={mod_width}", f"-DND={depth}", f"-DNZ={latent}",
+                               f"-DNP={pow2}"))
 
 
-def point_frames(width: int, mod_width: int, depth: int):
-    """The compiled frames loop for this network shape, or None (the torch path then runs)."""
-    lib = _frames_library(width, mod_width, depth)
-    return None if lib is None else lib.nvc_point_frames
+def point_set(width: int, mod_width: int, depth: int, latent: int):
+    """The compiled point-set kernel for this network shape and latent size, or None (the torch
+    path then runs)."""
+    lib = _set_library(width, mod_width, depth, latent)
+    return None if lib is None else lib.nvc_point_set
 
 
-def sincos(width: int, mod_width: int, depth: int):
-    """The frames loop's sine and cosine, nvc_sincos(n, x, s, c) on float32 buffers (for tests)."""
-    lib = _frames_library(width, mod_width, depth)
+def sincos(width: int = 32, mod_width: int = 32, depth: int = 3, latent: int = 8):
+    """The point-set kernel's sine and cosine, nvc_sincos(n, x, s, c) on float32 buffers (for tests)."""
+    lib = _set_library(width, mod_width, depth, latent)
     return None if lib is None else lib.nvc_sincos
 
 
@@ -148,4 +150,4 @@ def grid_lookup():
     return None if lib is None else (lib.nvc_grid_forward, lib.nvc_grid_backward)
 
 
-__all__ = ["point_frames", "sincos", "grid_lookup", "enabled", "SWITCH"]
+__all__ = ["point_set", "sincos", "grid_lookup", "enabled", "SWITCH"]

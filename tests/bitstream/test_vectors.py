@@ -1,7 +1,7 @@
 """Conformance vectors and the golden encode, checked so that they hold on any CPU.
 
 The determinism guarantee these tests pin (README "Determinism", spec 11.11):
-- same machine and same torch and NumPy builds: an encode with the same options and --steps gives
+- same machine and same torch and NumPy builds and C compiler: an encode with the same options and --steps gives
   identical bytes, and so does a decode;
 - across CPUs, a file decodes to the same samples up to one code value where a value is near a
   rounding boundary (the matrix kernels a CPU gets round differently; so far the decodes were

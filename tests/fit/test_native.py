@@ -1,4 +1,4 @@
-"""The C frames loop of the dense kernel (`nvcodec.native`) against the torch path it replaces."""
+"""The C point-set kernel of the dense engine (`nvcodec.native`) against the torch path it replaces."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ Z = 8
 
 
 def _kernel_or_skip(width=32, mod_width=32, depth=3):
-    if native.point_frames(width, mod_width, depth) is None:
+    if native.point_set(width, mod_width, depth, Z) is None:
         pytest.skip("no C compiler here (or the kernel did not build): the torch path is what runs")
 
 
@@ -110,7 +110,7 @@ def test_native_kernel_is_deterministic_across_thread_counts():
 
 def test_native_sines_are_accurate():
     _kernel_or_skip()
-    fn = native.sincos(32, 32, 3)
+    fn = native.sincos()
     x = np.concatenate([np.linspace(-3000, 3000, 200_001), np.linspace(-4, 4, 20_001)]).astype(np.float32)
     s, c = np.empty_like(x), np.empty_like(x)
     fn(x.size, x.ctypes.data, s.ctypes.data, c.ctypes.data)
@@ -121,10 +121,10 @@ def test_native_sines_are_accurate():
 
 def test_switch_turns_the_kernel_off(monkeypatch):
     monkeypatch.setenv(native.SWITCH, "0")
-    assert native.point_frames(32, 32, 3) is None
+    assert native.point_set(32, 32, 3, Z) is None
     spec, ws, xy, z, tn, target, _ = _problem(32, 32, 3)
     call = dense._PointSetCall(spec, ws, [dense.SetFrames((0, z.shape[0]), tn, target)], z, True)
-    assert call.frames_loop is None
+    assert call.native is None
 
 
 @pytest.mark.parametrize("cc, says", [("/nonexistent/cc", "no C compiler"), ("false", "did not build")])
@@ -134,8 +134,8 @@ def test_without_a_working_compiler_the_torch_path_runs_and_says_so_once(cc, say
     native._load.cache_clear()
     native._say_once.cache_clear()
     try:
-        assert native.point_frames(32, 32, 3) is None
-        assert native.point_frames(32, 16, 3) is None
+        assert native.point_set(32, 32, 3, Z) is None
+        assert native.point_set(32, 16, 3, Z) is None
         err = capsys.readouterr().err
         assert err.count("nvcodec:") == 1 and says in err and "torch path" in err
         spec, ws, xy, z, tn, target, weight = _problem(32, 32, 3)
@@ -151,11 +151,11 @@ def test_builds_are_cached_by_shape(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     native._load.cache_clear()
     try:
-        assert native.point_frames(32, 32, 3) is not None and native.point_frames(32, 16, 3) is not None
+        assert native.point_set(32, 32, 3, Z) is not None and native.point_set(32, 16, 3, Z) is not None
         built = sorted(p.name for p in (tmp_path / "nvcodec" / "kernels").iterdir())
-        assert len(built) == 2 and all(n.startswith("point_frames-") and n.endswith(".so") for n in built)
+        assert len(built) == 2 and all(n.startswith("point_set-") and n.endswith(".so") for n in built)
         native._load.cache_clear()
-        assert native.point_frames(32, 32, 3) is not None  # the cached build is loaded, nothing new is built
+        assert native.point_set(32, 32, 3, Z) is not None  # the cached build is loaded, nothing new is built
         assert sorted(p.name for p in (tmp_path / "nvcodec" / "kernels").iterdir()) == built
     finally:
         native._load.cache_clear()

@@ -1,7 +1,8 @@
 """A B A B of one dense fitting step (360x240x47 clip, the 0.3-bpp model, 8 sets x 512 points x
-10 frames): A = the torch frames loop (NVCODEC_NATIVE=0, the tenth session's step), B = the C
-frames loop (`nvcodec.native`). Arguments: threads, rounds. The video is random bytes: the step's
-cost does not depend on the pixel values. Also prints where a step's time goes in B."""
+10 frames): A = the torch ops (NVCODEC_NATIVE=0: the tenth session's step, with all sets in one
+fused call), B = the C kernels (`nvcodec.native`: the point-set kernel and the grid lookup).
+Arguments: threads, rounds. The video is random bytes: the step's cost does not depend on the
+pixel values."""
 import os
 import statistics
 import sys
@@ -25,7 +26,9 @@ m = NVTM(cfg, W, H, T, seed=0)
 al = _grid_aliases(m)
 opt = torch.optim.Adam(_param_groups(m, [a for _, a in al], 6e-2, 4e-3, 4e-3), fused=True)
 sampler = dense.PointSetSampler(W, H, T, cfg.gop_size, 512, 10, 8, torch.Generator().manual_seed(0))
-assert native.point_frames(m.base.spec.width, m.base.spec.mod_width, m.base.spec.depth) is not None
+spec = m.base.spec
+assert native.point_set(spec.width, spec.mod_width, spec.depth, spec.latent_dim) is not None
+assert native.grid_lookup() is not None
 
 
 def steps(variant, n):
@@ -48,7 +51,7 @@ for r in range(ROUNDS):
         ms[v].append(steps(v, 30))
 samples = 8 * 512 * 10
 print(f"model {cfg.base.width}x{cfg.base.depth}, modulated units {cfg.base.modulator_width}")
-for v, name in (("A", "torch frames loop"), ("B", "C frames loop")):
+for v, name in (("A", "torch ops"), ("B", "C kernels")):
     med = statistics.median(ms[v])
     print(f"{v} {name}: ms/step {[round(x, 1) for x in ms[v]]} median {med:.2f} -> {samples / med:.0f} k samples/s")
 print(f"ratio A/B {statistics.median(ms['A']) / statistics.median(ms['B']):.3f} (threads {torch.get_num_threads()})")
