@@ -239,12 +239,13 @@ class _PointSetCall:
 
 
 class _NativeSet:
-    """A point set's forward and backward in C (`nvcodec.native`): the weights packed the way the
-    kernel reads them, and gradient buffers for the parts it leaves unscaled (omega) or stores
-    side by side (the modulator's B_i), moved to the weights' buffers in `finish`."""
+    """The point sets' forward and backward in C (`nvcodec.native`), sets side by side on up to
+    torch's thread count (ctypes lets go of the GIL during a call): the weights packed the way the
+    kernel reads them, and one flat gradient buffer per set (the fields of point_set.c's struct
+    grads) summed in set order, so that the result does not depend on the thread count."""
 
     def __init__(self, fn, call: _PointSetCall):
-        spec, d = call.spec, call.spec.depth
+        spec = call.spec
         self.fn, self.call = fn, call
         one = call.b1.new_zeros(1)  # stands in for the hidden layers' tensors of a one-layer network
 
@@ -253,20 +254,16 @@ class _NativeSet:
 
         hidden, mod_g = call.ws_om[1:], call.mod_g[1:]
         # the fields of point_set.c's struct weights, in order
-        keep = [call.w_xy.contiguous(), call.b1.contiguous(), call.mod_z_all.t().contiguous(),
-                call.mod_b_all.contiguous(), call.mod_z_all.contiguous(), flat([m.t() for m in mod_g]),
-                flat(list(mod_g)), flat([w.t() for w in hidden]), flat(hidden), flat(call.bs_om[1:]),
-                call.out_w.contiguous(), call.out_b.contiguous()]
-        g = call.grads
-        self.g_w_xy, self.g_b1 = torch.zeros_like(call.w_xy), torch.zeros_like(call.b1)
-        self.g_mod_g, self.g_w, self.g_b = (torch.zeros_like(keep[6]), torch.zeros_like(keep[8]),
-                                            torch.zeros_like(keep[9]))
-        grads = [self.g_w_xy, self.g_b1, call.g_w1_t, g.mod_z_all, g.mod_b_all, self.g_mod_g, self.g_w, self.g_b,
-                 g.out_w, g.out_b]  # struct grads, in order
-        self.keep = keep + grads  # the buffers must outlive the pointer arrays
-        self.weights = (ctypes.c_void_p * len(keep))(*[t.data_ptr() for t in keep])
-        self.grads = (ctypes.c_void_p * len(grads))(*[t.data_ptr() for t in grads])
-        assert all(t.is_contiguous() for t in self.keep) and d >= 1
+        self.keep = [call.w_xy.contiguous(), call.b1.contiguous(), call.mod_z_all.t().contiguous(),
+                     call.mod_b_all.contiguous(), call.mod_z_all.contiguous(), flat([m.t() for m in mod_g]),
+                     flat(list(mod_g)), flat([w.t() for w in hidden]), flat(hidden), flat(call.bs_om[1:]),
+                     call.out_w.contiguous(), call.out_b.contiguous()]
+        self.weights = (ctypes.c_void_p * len(self.keep))(*[t.data_ptr() for t in self.keep])
+        w, g, k = spec.width, call.grads, self.keep
+        # the fields of struct grads, in order (sizes)
+        self.sizes = [2 * w, w, w, g.mod_z_all.numel(), g.mod_b_all.numel(), k[6].numel(), k[8].numel(),
+                      k[9].numel(), g.out_w.numel(), g.out_b.numel()]
+        self.total = call.b1.new_zeros(sum(self.sizes))
 
     @classmethod
     def of(cls, call: _PointSetCall, z: Tensor) -> "_NativeSet | None":
@@ -278,9 +275,9 @@ class _NativeSet:
         fn = native.point_set(spec.width, spec.mod_width, spec.depth, z.shape[1])
         return None if fn is None else cls(fn, call)
 
-    def run(self, fs: _FrameFactors, xy: Tensor, z: Tensor, dz: Tensor | None) -> float:
+    def _one(self, fs: _FrameFactors, xy: Tensor, z: Tensor, dz: Tensor | None, grads: Tensor) -> float:
         """sse of one set's points (its rows of xy, z; dz: its rows of the latent's gradient) in
-        its frames; accumulates every gradient."""
+        its frames; its weight gradients added to `grads` (flat, struct grads)."""
         part = fs.part
         target, weight = part.target, part.weight
         if target.dtype != torch.float32 or not target.is_contiguous():
@@ -288,20 +285,45 @@ class _NativeSet:
         if weight is not None and (weight.dtype != torch.float32 or not weight.is_contiguous()):
             weight = weight.to(torch.float32).contiguous()
         xy, z = xy.contiguous(), z.contiguous()
+        base, offsets = grads.data_ptr(), [0]
+        for n in self.sizes[:-1]:
+            offsets.append(offsets[-1] + n)
+        ptrs = (ctypes.c_void_p * len(offsets))(*[base + 4 * o for o in offsets])
         return self.fn(xy.shape[0], target.shape[0], xy.data_ptr(), z.data_ptr(), fs.cos_t.data_ptr(),
                        fs.sin_t.data_ptr(), fs.tf.data_ptr(), target.data_ptr(), target.stride(0),
                        None if weight is None else weight.data_ptr(), 0 if weight is None else weight.stride(0),
-                       self.weights, self.grads, None if dz is None else dz.data_ptr())
+                       self.weights, ptrs, None if dz is None else dz.data_ptr())
+
+    def run(self, xy: Tensor, z: Tensor, dz: Tensor | None) -> float:
+        """sse of every set of the call; their gradients summed (in set order) into `self.total`."""
+        sets = self.call.sets
+        grads = [torch.zeros_like(self.total) for _ in sets]
+
+        def one(i: int) -> float:
+            r0, r1 = sets[i].part.rows
+            return self._one(sets[i], xy[r0:r1], z[r0:r1], None if dz is None else dz[r0:r1], grads[i])
+
+        workers = min(len(sets), torch.get_num_threads())
+        sq = list(native.pool(workers).map(one, range(len(sets)))) if workers > 1 else [one(i) for i in range(len(sets))]
+        for g in grads:
+            self.total.add_(g)
+        return sum(sq)
 
     def finish(self) -> None:
-        spec, g = self.call.spec, self.call.grads
+        spec, g, call = self.call.spec, self.call.grads, self.call
         w, m = spec.width, spec.mod_width
-        g.syn_w[0][:, :2].add_(self.g_w_xy, alpha=spec.omega_first)
-        g.syn_b[0].add_(self.g_b1, alpha=spec.omega_first)
+        g_w_xy, g_b1, g_w1_t, g_mod_z, g_mod_b, g_mod_g, g_w, g_b, g_out_w, g_out_b = self.total.split(self.sizes)
+        g.syn_w[0][:, :2].add_(g_w_xy.view(w, 2), alpha=spec.omega_first)
+        g.syn_b[0].add_(g_b1, alpha=spec.omega_first)
+        call.g_w1_t.add_(g_w1_t)
+        g.mod_z_all.add_(g_mod_z.view_as(g.mod_z_all))
+        g.mod_b_all.add_(g_mod_b)
+        g.out_w.add_(g_out_w.view_as(g.out_w))
+        g.out_b.add_(g_out_b)
         for i in range(1, spec.depth):
-            g.syn_w[i].add_(self.g_w[(i - 1) * w * w:i * w * w].view(w, w), alpha=spec.omega)
-            g.syn_b[i].add_(self.g_b[(i - 1) * w:i * w], alpha=spec.omega)
-            g.mod_g[i].add_(self.g_mod_g[(i - 1) * m * m:i * m * m].view(m, m))
+            g.syn_w[i].add_(g_w[(i - 1) * w * w:i * w * w].view(w, w), alpha=spec.omega)
+            g.syn_b[i].add_(g_b[(i - 1) * w:i * w], alpha=spec.omega)
+            g.mod_g[i].add_(g_mod_g[(i - 1) * m * m:i * m * m].view(m, m))
 
 
 class _PointSetMSE(torch.autograd.Function):
@@ -318,9 +340,7 @@ class _PointSetMSE(torch.autograd.Function):
         call = _PointSetCall(spec, list(ws), parts, z, ctx.needs_input_grad[1])
         dz = call.grads.dz
         if call.native is not None:
-            for fs in call.sets:
-                r0, r1 = fs.part.rows
-                call.sq += call.native.run(fs, xy[r0:r1], z[r0:r1], None if dz is None else dz[r0:r1])
+            call.sq += call.native.run(xy, z, dz)
         else:
             n = xy.shape[0]
             for c0 in range(0, n, chunk):

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -144,10 +145,21 @@ def sincos(width: int = 32, mod_width: int = 32, depth: int = 3, latent: int = 8
     return None if lib is None else lib.nvc_sincos
 
 
+@functools.lru_cache(maxsize=None)
+def _pool(workers: int, pid: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nvcodec-kernel")
+
+
+def pool(workers: int) -> ThreadPoolExecutor:
+    """Threads for kernel calls side by side (a ctypes call releases the GIL), one pool per size
+    and process (a forked child never inherits its parent's threads)."""
+    return _pool(workers, os.getpid())
+
+
 def grid_lookup():
     """The compiled grid lookup (nvc_grid_forward, nvc_grid_backward), or None."""
     lib = _load("grid_lookup", ()) if enabled() else None
     return None if lib is None else (lib.nvc_grid_forward, lib.nvc_grid_backward)
 
 
-__all__ = ["point_set", "sincos", "grid_lookup", "enabled", "SWITCH"]
+__all__ = ["point_set", "sincos", "grid_lookup", "pool", "enabled", "SWITCH"]
