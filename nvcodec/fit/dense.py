@@ -264,6 +264,7 @@ class _NativeSet:
         self.sizes = [2 * w, w, w, g.mod_z_all.numel(), g.mod_b_all.numel(), k[6].numel(), k[8].numel(),
                       k[9].numel(), g.out_w.numel(), g.out_b.numel()]
         self.total = call.b1.new_zeros(sum(self.sizes))
+        self.offsets = [sum(self.sizes[:i]) for i in range(len(self.sizes))]  # of each field in a flat buffer
 
     @classmethod
     def of(cls, call: _PointSetCall, z: Tensor) -> "_NativeSet | None":
@@ -285,10 +286,8 @@ class _NativeSet:
         if weight is not None and (weight.dtype != torch.float32 or not weight.is_contiguous()):
             weight = weight.to(torch.float32).contiguous()
         xy, z = xy.contiguous(), z.contiguous()
-        base, offsets = grads.data_ptr(), [0]
-        for n in self.sizes[:-1]:
-            offsets.append(offsets[-1] + n)
-        ptrs = (ctypes.c_void_p * len(offsets))(*[base + 4 * o for o in offsets])
+        base = grads.data_ptr()
+        ptrs = (ctypes.c_void_p * len(self.offsets))(*[base + 4 * o for o in self.offsets])
         return self.fn(xy.shape[0], target.shape[0], xy.data_ptr(), z.data_ptr(), fs.cos_t.data_ptr(),
                        fs.sin_t.data_ptr(), fs.tf.data_ptr(), target.data_ptr(), target.stride(0),
                        None if weight is None else weight.data_ptr(), 0 if weight is None else weight.stride(0),
