@@ -111,10 +111,14 @@ def test_speed_smoke(tiny_clip: Path, tmp_path: Path, mean_colour_psnr) -> None:
     for r in rows:
         assert float(r["elapsed_s"]) >= float(r["checkpoint_s"]) and int(r["steps"]) > 0
         assert float(r["psnr_rgb"]) < 60
-    # every method learns between its checkpoints (measured: +6.9 to +8.6 dB), and NVTM's 1.5 s
-    # model is far above the mean colour (33.9 dB against 17.2 here: a dead network stays at 17.2)
+    # every method learns between its checkpoints, and NVTM's 1.5 s model is far above the mean
+    # colour (33.9 dB against 17.2 here: a dead network stays at 17.2). How much a peer gains in a
+    # second depends on the CPU's speed (+6.9 to +8.6 dB on a fast VM; +0.2 to +0.3 dB for NeRV and
+    # NVP on a slow one, with 3x fewer steps), so only NVTM's gain has a margin.
     by = {(r["method"], float(r["checkpoint_s"])): float(r["psnr_rgb"]) for r in rows}
-    assert all(by[(m, 1.5)] > by[(m, 0.5)] + 1.0 for m in ("NVTM", "NeRV", "NVP")), by
+    steps = {(r["method"], float(r["checkpoint_s"])): int(r["steps"]) for r in rows}
+    assert all(steps[(m, 1.5)] > steps[(m, 0.5)] and by[(m, 1.5)] > by[(m, 0.5)] for m in ("NeRV", "NVP")), by
+    assert by[("NVTM", 1.5)] > by[("NVTM", 0.5)] + 1.0, by
     assert by[("NVTM", 1.5)] > mean_colour_psnr(tiny_clip)["rgb"] + 5.0, by
     params = {r["method"]: int(r["params"]) for r in rows}
     assert params["NeRV"] <= params["NVTM"] and params["NVP"] <= params["NVTM"]  # matched budget

@@ -168,3 +168,39 @@ def test_builds_are_cached_by_shape(monkeypatch, tmp_path):
         assert sorted(p.name for p in (tmp_path / "nvcodec" / "kernels").iterdir()) == built
     finally:
         native._load.cache_clear()
+
+
+def test_a_fit_builds_its_kernels_before_its_clock_starts(monkeypatch, tmp_path):
+    """A first-use compile (~1-2 s) must not eat a short --time budget: every build happens before
+    the fit's first clock reading."""
+    import time
+
+    from nvcodec.fit import FitOptions, fit
+    from nvcodec.model.config import NVTMConfig
+    from nvcodec.model.nvtm import NVTM
+
+    _kernel_or_skip()
+    events: list[str] = []
+    real_build = native._build
+
+    def build(*args):
+        events.append("build")
+        return real_build(*args)
+
+    def clock() -> float:
+        events.append("clock")
+        return time.perf_counter()
+
+    monkeypatch.setattr(native, "_build", build)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # an empty cache: the kernels are compiled
+    native._load.cache_clear()
+    try:
+        video = torch.randint(0, 256, (4, 16, 24, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        model = NVTM(NVTMConfig.tiny().replace(alignment="none"), 24, 16, 4, seed=0)
+        opts = FitOptions(steps=2, device="cpu", engine="dense", points_per_set=32, sets_per_step=2,
+                          eval_pixels=256, clock=clock)
+        fit(model, video, opts)
+        assert events.count("build") == 2  # the point-set kernel of this shape and the grid lookup
+        assert events.index("clock") > max(i for i, e in enumerate(events) if e == "build"), events[:8]
+    finally:
+        native._load.cache_clear()
