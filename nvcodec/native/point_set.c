@@ -9,135 +9,196 @@
  *
  * Compiled at run time by nvcodec/native for one network shape: NW width, NM modulated units
  * (<= NW), ND depth, NZ latent channels, NP the power of two >= NW.
- * Rounding is deterministic and the same for every vector width the compiler picks: products
- * and sums are written in a fixed order, multiply-adds are explicit fmaf (built with
- * -ffp-contract=off, no -ffast-math), and no loop reduces across vector lanes.
+ * Rounding is deterministic and the same for every vector width: products and sums are written
+ * in a fixed order, multiply-adds are fused (fmaf, or the vector fma of the same rounding;
+ * built with -ffp-contract=off, no -ffast-math), and no loop reduces across vector lanes.
+ *
+ * The loops run on vectors of VL units (GCC/clang vector extensions) with the products' running
+ * sums held in registers: left to the auto-vectoriser, the sums spilled to the stack at every
+ * multiply-add and the elementwise loops over a block gathered across its rows (perf,
+ * benchmarks/RESULTS.md, thirteenth session).
  */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #if !defined(NW) || !defined(NM) || !defined(ND) || !defined(NZ) || !defined(NP)
 #error "NW, NM, ND, NZ and NP must be defined"
 #endif
 
-#define NB 16       /* points per block: a multiple of 4 */
+#define NB 16        /* points per block: a multiple of 4 */
 #define NG (ND * NM) /* modulations of all layers, side by side */
 #define ALWAYS static inline __attribute__((always_inline))
 
+/* ------------------------------------------------------------------ vectors of VL floats */
+
+/* the widest vector the target has (in floats) that divides NW and NM */
+#if defined(__AVX512F__)
+#define VMAX 16
+#elif defined(__AVX__)
+#define VMAX 8
+#else
+#define VMAX 4
+#endif
+#if VMAX >= 16 && NW % 16 == 0 && NM % 16 == 0
+#define VL 16
+#elif VMAX >= 8 && NW % 8 == 0 && NM % 8 == 0
+#define VL 8
+#elif NW % 4 == 0 && NM % 4 == 0
+#define VL 4
+#else
+#define VL 1
+#endif
+
+/* the latent's channels padded to whole vectors (the padding is zero in z and in the weights) */
+#define NZP ((NZ + VL - 1) / VL * VL)
+
+typedef float vf __attribute__((vector_size(4 * VL)));
+typedef int32_t vi __attribute__((vector_size(4 * VL)));
+
+ALWAYS vf vload(const float *p)
+{
+    vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+ALWAYS void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
+
+/* every lane x (x - 0 is x for every x, -0 included, so the subtraction folds away) */
+ALWAYS vf vsplat(float x) { return x - (vf){0}; }
+
+/* a * b + c, rounded once (what fmaf does to each lane) */
+ALWAYS vf vfma(vf a, vf b, vf c)
+{
+#if defined(__clang__) && defined(__has_builtin)
+#if __has_builtin(__builtin_elementwise_fma)
+#define NVC_HAVE_VFMA
+    return __builtin_elementwise_fma(a, b, c);
+#endif
+#endif
+#if !defined(NVC_HAVE_VFMA) && defined(__AVX512F__) && VL == 16
+#define NVC_HAVE_VFMA
+    return (vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#endif
+#if !defined(NVC_HAVE_VFMA) && defined(__FMA__) && VL == 8
+#define NVC_HAVE_VFMA
+    return (vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#endif
+#if !defined(NVC_HAVE_VFMA) && defined(__FMA__) && VL == 4
+#define NVC_HAVE_VFMA
+    return (vf)_mm_fmadd_ps((__m128)a, (__m128)b, (__m128)c);
+#endif
+#ifndef NVC_HAVE_VFMA
+    vf r;
+    for (int l = 0; l < VL; l++)
+        r[l] = fmaf(a[l], b[l], c[l]);
+    return r;
+#endif
+}
+
+/* the lanes of x where mask (a comparison's result) is set, 0.0f elsewhere */
+ALWAYS vf vkeep(vi mask, vf x) { return (vf)((vi)x & mask); }
+
+ALWAYS vf vmax0(vf x) { return vkeep(x > 0.0f, x); }
+
 /* sin and cos of x, |x| < 2^22 pi: x = k pi + r with |r| <= pi/2 (three-part pi), Taylor
- * polynomials to r^11 / r^12 (truncation below 6e-8), sign (-1)^k. */
-ALWAYS void sincos_f(float x, float *s, float *c)
+ * polynomials to r^11 / r^12 (truncation below 6e-8), sign (-1)^k. Every lane rounds as the
+ * scalar nvc_sincos does. */
+ALWAYS void vsincos(vf x, vf *s, vf *c)
 {
-    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float k = (x * 0.318309886183790672f + shifter) - shifter;
-    float r = fmaf(-k, 3.140625f, x);
-    r = fmaf(-k, 9.67502593994140625e-4f, r);
-    r = fmaf(-k, 1.509957990978376432e-7f, r);
-    float r2 = r * r;
-    float ps = fmaf(-2.50521084e-8f, r2, 2.75573192e-6f);
-    ps = fmaf(ps, r2, -1.98412698e-4f);
-    ps = fmaf(ps, r2, 8.33333333e-3f);
-    ps = fmaf(ps, r2, -1.66666667e-1f);
-    float pc = fmaf(2.08767570e-9f, r2, -2.75573192e-7f);
-    pc = fmaf(pc, r2, 2.48015873e-5f);
-    pc = fmaf(pc, r2, -1.38888889e-3f);
-    pc = fmaf(pc, r2, 4.16666667e-2f);
-    pc = fmaf(pc, r2, -0.5f);
-    float sign = 1.0f - 2.0f * (float)((int32_t)k & 1);
-    *s = sign * fmaf(ps * r2, r, r);
-    *c = sign * fmaf(pc, r2, 1.0f);
+    const vf shifter = vsplat(12582912.0f); /* 1.5 * 2^23: adding it rounds to an integer */
+    vf k = (x * 0.318309886183790672f + shifter) - shifter;
+    vf r = vfma(-k, vsplat(3.140625f), x);
+    r = vfma(-k, vsplat(9.67502593994140625e-4f), r);
+    r = vfma(-k, vsplat(1.509957990978376432e-7f), r);
+    vf r2 = r * r;
+    vf ps = vfma(vsplat(-2.50521084e-8f), r2, vsplat(2.75573192e-6f));
+    ps = vfma(ps, r2, vsplat(-1.98412698e-4f));
+    ps = vfma(ps, r2, vsplat(8.33333333e-3f));
+    ps = vfma(ps, r2, vsplat(-1.66666667e-1f));
+    vf pc = vfma(vsplat(2.08767570e-9f), r2, vsplat(-2.75573192e-7f));
+    pc = vfma(pc, r2, vsplat(2.48015873e-5f));
+    pc = vfma(pc, r2, vsplat(-1.38888889e-3f));
+    pc = vfma(pc, r2, vsplat(4.16666667e-2f));
+    pc = vfma(pc, r2, vsplat(-0.5f));
+    vf sign = 1.0f - 2.0f * __builtin_convertvector(__builtin_convertvector(k, vi) & 1, vf);
+    *s = sign * vfma(ps * r2, r, r);
+    *c = sign * vfma(pc, r2, vsplat(1.0f));
 }
 
-/* p[0] + ... + p[NP - 1] in a fixed pairwise order */
-ALWAYS float tree_sum(float *p)
+/* ------------------------------------------------------------------ small matrix products */
+
+/* rows r0 .. r0 + RT - 1, columns n0 .. n0 + CV VL - 1 of gemm (below), with the RT x CV
+ * running sums in registers */
+ALWAYS void gemm_tile(float *restrict o, int ldo, int r0, int n0, int RT, int CV, const float *restrict a, int ars,
+                      int aks, const float *restrict b, int ldb, int K, const float *restrict bias, int accumulate)
 {
-    for (int half = NP / 2; half >= 1; half /= 2)
-        for (int j = 0; j < half; j++)
-            p[j] = p[j] + p[j + half];
-    return p[0];
+    vf s[8][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < RT; i++)
+#pragma GCC unroll 2
+        for (int c = 0; c < CV; c++)
+            s[i][c] = accumulate ? vload(o + (r0 + i) * ldo + n0 + c * VL) : bias ? vload(bias + n0 + c * VL) : (vf){0};
+    for (int k = 0; k < K; k++) {
+        const float *ak = a + r0 * ars + k * aks;
+        vf bk[2];
+#pragma GCC unroll 2
+        for (int c = 0; c < CV; c++)
+            bk[c] = vload(b + k * ldb + n0 + c * VL);
+#pragma GCC unroll 8
+        for (int i = 0; i < RT; i++) {
+            const vf x = vsplat(ak[i * ars]);
+#pragma GCC unroll 2
+            for (int c = 0; c < CV; c++)
+                s[i][c] = vfma(x, bk[c], s[i][c]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < RT; i++)
+#pragma GCC unroll 2
+        for (int c = 0; c < CV; c++)
+            vstore(o + (r0 + i) * ldo + n0 + c * VL, s[i][c]);
 }
 
-#define TILE 32
+/* o[r][n] = init + sum_{k < K} a[r ars + k aks] b[k ldb + n] for r < R, n < N, the sum in the
+ * order of k; init is o[r][n] itself (accumulate), bias[n] or 0. Tiles of RT rows (8 where R
+ * allows, else 4) and two vectors of columns, then one, then single columns. */
+ALWAYS void gemm(float *restrict o, int ldo, int R, int N, const float *restrict a, int ars, int aks,
+                 const float *restrict b, int ldb, int K, const float *restrict bias, int accumulate)
+{
+    const int RT = R % 8 == 0 ? 8 : 4, rt = R - R % RT, nv2 = N - N % (2 * VL), nv = N - N % VL;
+    for (int r = 0; r < rt; r += RT) {
+        for (int n = 0; n < nv2; n += 2 * VL)
+            gemm_tile(o, ldo, r, n, RT, 2, a, ars, aks, b, ldb, K, bias, accumulate);
+        for (int n = nv2; n < nv; n += VL)
+            gemm_tile(o, ldo, r, n, RT, 1, a, ars, aks, b, ldb, K, bias, accumulate);
+    }
+    for (int r = 0; r < R; r++)
+        for (int n = r < rt ? nv : 0; n < N; n++) {
+            float s = accumulate ? o[r * ldo + n] : bias ? bias[n] : 0.0f;
+            for (int k = 0; k < K; k++)
+                s = fmaf(a[r * ars + k * aks], b[k * ldb + n], s);
+            o[r * ldo + n] = s;
+        }
+}
+
 /* y[b][n] = init + sum_q x[b][q] m[q][n] for the NB rows of a block, q in order, where init is
- * y[b][n] itself (accumulate), bias[n] or 0; four rows and TILE columns at a time so that the
- * accumulators stay in registers. Row strides ldy, ldx; m is [K][N] row-major. */
+ * y[b][n] itself (accumulate), bias[n] or 0. Row strides ldy, ldx; m is [K][N] row-major. */
 ALWAYS void mm(float *restrict y, int ldy, const float *restrict x, int ldx, const float *restrict m, int K, int N,
                const float *restrict bias, int accumulate)
 {
-    for (int b = 0; b < NB; b += 4) {
-        for (int n0 = 0; n0 < N; n0 += TILE) {
-            const int nn = N - n0 < TILE ? N - n0 : TILE;
-            float a0[TILE], a1[TILE], a2[TILE], a3[TILE];
-            for (int j = 0; j < nn; j++) {
-                if (accumulate) {
-                    a0[j] = y[b * ldy + n0 + j];
-                    a1[j] = y[(b + 1) * ldy + n0 + j];
-                    a2[j] = y[(b + 2) * ldy + n0 + j];
-                    a3[j] = y[(b + 3) * ldy + n0 + j];
-                } else {
-                    a0[j] = a1[j] = a2[j] = a3[j] = bias ? bias[n0 + j] : 0.0f;
-                }
-            }
-            for (int q = 0; q < K; q++) {
-                const float x0 = x[b * ldx + q], x1 = x[(b + 1) * ldx + q];
-                const float x2 = x[(b + 2) * ldx + q], x3 = x[(b + 3) * ldx + q];
-                const float *restrict mq = m + q * N + n0;
-                for (int j = 0; j < nn; j++) {
-                    a0[j] = fmaf(x0, mq[j], a0[j]);
-                    a1[j] = fmaf(x1, mq[j], a1[j]);
-                    a2[j] = fmaf(x2, mq[j], a2[j]);
-                    a3[j] = fmaf(x3, mq[j], a3[j]);
-                }
-            }
-            for (int j = 0; j < nn; j++) {
-                y[b * ldy + n0 + j] = a0[j];
-                y[(b + 1) * ldy + n0 + j] = a1[j];
-                y[(b + 2) * ldy + n0 + j] = a2[j];
-                y[(b + 3) * ldy + n0 + j] = a3[j];
-            }
-        }
-    }
+    gemm(y, ldy, NB, N, x, ldx, 1, m, N, K, bias, accumulate);
 }
 
-/* g[j][q] += sum_{b < nb} d[b][j] x[b][q] (g [J][Q]), summed over b in order, four rows j at a time */
+/* g[j][q] += sum_{b < nb} d[b][j] x[b][q] (g [J][Q]), summed over b in order */
 ALWAYS void add_outer(float *restrict g, int J, int Q, const float *restrict d, int ldd, const float *restrict x,
                       int ldx, int nb)
 {
-    const int j4 = J - J % 4;
-    for (int j = 0; j < j4; j += 4) {
-        for (int q0 = 0; q0 < Q; q0 += TILE) {
-            const int nq = Q - q0 < TILE ? Q - q0 : TILE;
-            float a0[TILE], a1[TILE], a2[TILE], a3[TILE];
-            for (int q = 0; q < nq; q++) {
-                a0[q] = g[j * Q + q0 + q];
-                a1[q] = g[(j + 1) * Q + q0 + q];
-                a2[q] = g[(j + 2) * Q + q0 + q];
-                a3[q] = g[(j + 3) * Q + q0 + q];
-            }
-            for (int b = 0; b < nb; b++) {
-                const float d0 = d[b * ldd + j], d1 = d[b * ldd + j + 1];
-                const float d2 = d[b * ldd + j + 2], d3 = d[b * ldd + j + 3];
-                const float *restrict xb = x + b * ldx + q0;
-                for (int q = 0; q < nq; q++) {
-                    a0[q] = fmaf(d0, xb[q], a0[q]);
-                    a1[q] = fmaf(d1, xb[q], a1[q]);
-                    a2[q] = fmaf(d2, xb[q], a2[q]);
-                    a3[q] = fmaf(d3, xb[q], a3[q]);
-                }
-            }
-            for (int q = 0; q < nq; q++) {
-                g[j * Q + q0 + q] = a0[q];
-                g[(j + 1) * Q + q0 + q] = a1[q];
-                g[(j + 2) * Q + q0 + q] = a2[q];
-                g[(j + 3) * Q + q0 + q] = a3[q];
-            }
-        }
-    }
-    for (int j = j4; j < J; j++)
-        for (int b = 0; b < nb; b++)
-            for (int q = 0; q < Q; q++)
-                g[j * Q + q] = fmaf(d[b * ldd + j], x[b * ldx + q], g[j * Q + q]);
+    gemm(g, Q, J, Q, d, 1, ldd, x, ldx, nb, 0, 1);
 }
 
 /* sum over rows b < nb of d[b][0:N] added into g */
@@ -154,7 +215,7 @@ struct weights {
     const float *b1;    /* [NW]: omega_first b_0 */
     const float *mod_zt; /* [NZ][NG]: the modulator's latent parts A_i side by side, transposed */
     const float *mod_b; /* [NG] */
-    const float *mod_z; /* [NG][NZ]: the same, as stored */
+    const float *mod_z; /* [NG][NZP]: the same, as stored (padded) */
     const float *mod_gt; /* [ND-1][NM][NM]: B_i^T, i = 1..ND-1 */
     const float *mod_g; /* [ND-1][NM][NM]: B_i */
     const float *w_t;   /* [ND-1][NW][NW]: W_i^T omega */
@@ -170,7 +231,7 @@ struct grads {
     float *w_xy;  /* [NW][2] */
     float *b1;    /* [NW] */
     float *w1_t;  /* [NW]: the first layer's time column (already times t omega_first) */
-    float *mod_z; /* [NG][NZ] */
+    float *mod_z; /* [NG][NZP] (padded) */
     float *mod_b; /* [NG] */
     float *mod_g; /* [ND-1][NM][NM] */
     float *w;     /* [ND-1][NW][NW] */
@@ -181,7 +242,7 @@ struct grads {
 
 struct block {
     float xy[NB][2];
-    float z[NB][NZ];
+    float z[NB][NZP];
     float zp[NB][NG];  /* modulations g_0 .. g_{D-1} */
     float sa[NB][NW];  /* sin and cos of the first layer's point part */
     float ca[NB][NW];
@@ -202,22 +263,37 @@ static void shared_forward(struct block *restrict k, const struct weights *p, in
     memset(k->xy, 0, sizeof k->xy);
     memset(k->z, 0, sizeof k->z);
     memcpy(k->xy, xy, sizeof(float) * 2 * nb);
-    memcpy(k->z, z, sizeof(float) * NZ * nb);
-    mm(&k->zp[0][0], NG, &k->z[0][0], NZ, p->mod_zt, NZ, NG, p->mod_b, 0);
+    for (int b = 0; b < nb; b++)
+        memcpy(k->z[b], z + NZ * b, sizeof(float) * NZ);
+    mm(&k->zp[0][0], NG, &k->z[0][0], NZP, p->mod_zt, NZ, NG, p->mod_b, 0);
     for (int i = 0; i < ND; i++) {
         if (i > 0)
             mm(&k->zp[0][i * NM], NG, &k->zp[0][(i - 1) * NM], NG, p->mod_gt + (i - 1) * NM * NM, NM, NM, 0, 1);
         for (int b = 0; b < NB; b++)
-            for (int j = 0; j < NM; j++)
-                k->zp[b][i * NM + j] = k->zp[b][i * NM + j] > 0.0f ? k->zp[b][i * NM + j] : 0.0f;
+            for (int j = 0; j < NM; j += VL)
+                vstore(&k->zp[b][i * NM + j], vmax0(vload(&k->zp[b][i * NM + j])));
     }
-    for (int b = 0; b < NB; b++)
-        for (int j = 0; j < NW; j++) {
-            float pre = fmaf(k->xy[b][1], p->w_xy[2 * j + 1], fmaf(k->xy[b][0], p->w_xy[2 * j], p->b1[j]));
-            sincos_f(pre, &k->sa[b][j], &k->ca[b][j]);
+    for (int b = 0; b < NB; b++) {
+        const vf x = vsplat(k->xy[b][0]), y = vsplat(k->xy[b][1]);
+        for (int j = 0; j < NW; j += VL) {
+            vf w0, w1, s, c;
+            for (int l = 0; l < VL; l++) {
+                w0[l] = p->w_xy[2 * (j + l)];
+                w1[l] = p->w_xy[2 * (j + l) + 1];
+            }
+            vsincos(vfma(y, w1, vfma(x, w0, vload(p->b1 + j))), &s, &c);
+            vstore(&k->sa[b][j], s);
+            vstore(&k->ca[b][j], c);
         }
+    }
     memset(k->dgs, 0, sizeof k->dgs);
     memset(k->d_a, 0, sizeof k->d_a);
+}
+
+/* h = s times the modulation (units < NM) or s */
+ALWAYS vf modulate(vf s, const float *zp_row, int j)
+{
+    return j < NM ? s * vload(zp_row + j) : s;
 }
 
 /* the layer outputs of the block in one frame */
@@ -225,23 +301,45 @@ static void frame_forward(struct block *restrict k, const struct weights *p, con
                           const float *restrict sin_t)
 {
     for (int b = 0; b < NB; b++)
-        for (int j = 0; j < NW; j++) {
-            float s = fmaf(k->ca[b][j], sin_t[j], k->sa[b][j] * cos_t[j]);
-            k->s[0][b][j] = s;
-            k->c[0][b][j] = fmaf(-k->sa[b][j], sin_t[j], k->ca[b][j] * cos_t[j]);
-            k->h[0][b][j] = j < NM ? s * k->zp[b][j] : s;
+        for (int j = 0; j < NW; j += VL) {
+            const vf sa = vload(&k->sa[b][j]), ca = vload(&k->ca[b][j]);
+            const vf st = vload(sin_t + j), ct = vload(cos_t + j);
+            const vf s = vfma(ca, st, sa * ct);
+            vstore(&k->s[0][b][j], s);
+            vstore(&k->c[0][b][j], vfma(-sa, st, ca * ct));
+            vstore(&k->h[0][b][j], modulate(s, k->zp[b], j));
         }
     for (int i = 1; i < ND; i++) {
         mm(&k->dn[0][0], NW, &k->h[i - 1][0][0], NW, p->w_t + (i - 1) * NW * NW, NW, NW, p->b + (i - 1) * NW, 0);
         for (int b = 0; b < NB; b++)
-            for (int j = 0; j < NW; j++) {
-                float s, c;
-                sincos_f(k->dn[b][j], &s, &c);
-                k->s[i][b][j] = s;
-                k->c[i][b][j] = c;
-                k->h[i][b][j] = j < NM ? s * k->zp[b][i * NM + j] : s;
+            for (int j = 0; j < NW; j += VL) {
+                vf s, c;
+                vsincos(vload(&k->dn[b][j]), &s, &c);
+                vstore(&k->s[i][b][j], s);
+                vstore(&k->c[i][b][j], c);
+                vstore(&k->h[i][b][j], modulate(s, k->zp[b] + i * NM, j));
             }
     }
+}
+
+/* h[0:NW] . w[0:NW] summed pairwise over NP terms (zero beyond NW) in a fixed order: the levels whose
+ * pairs lie in different vectors as vector adds, the rest on the lanes of one vector */
+ALWAYS float dot_tree(const float *restrict h, const float *restrict w)
+{
+#define NVP (NP / VL > 0 ? NP / VL : 1)
+    vf v[NVP];
+    for (int i = 0; i < NVP; i++)
+        v[i] = i * VL < NW ? vload(h + i * VL) * vload(w + i * VL) : (vf){0};
+    for (int half = NVP / 2; half >= 1; half /= 2)
+        for (int i = 0; i < half; i++)
+            v[i] = v[i] + v[i + half];
+#undef NVP
+    float p[VL];
+    vstore(p, v[0]);
+    for (int half = VL / 2; half >= 1; half /= 2)
+        for (int j = 0; j < half; j++)
+            p[j] = p[j] + p[j + half];
+    return p[0];
 }
 
 /* out - target into k->diff, times the weight and 2 (d sse / d out); returns the block's weighted sse */
@@ -251,10 +349,7 @@ static double frame_diff(struct block *restrict k, const struct weights *p, int 
     double sq = 0.0;
     for (int b = 0; b < nb; b++)
         for (int o = 0; o < 3; o++) {
-            float prod[NP];
-            for (int j = 0; j < NP; j++)
-                prod[j] = j < NW ? k->h[ND - 1][b][j] * p->out_w[o * NW + j] : 0.0f;
-            float d = (tree_sum(prod) + p->out_b[o]) - target[b * 3 + o];
+            float d = (dot_tree(k->h[ND - 1][b], p->out_w + o * NW) + p->out_b[o]) - target[b * 3 + o];
             float q = d * d;
             if (weight) {
                 q = q * weight[b];
@@ -268,27 +363,35 @@ static double frame_diff(struct block *restrict k, const struct weights *p, int 
 
 static void frame_backward(struct block *restrict k, const struct weights *p, const struct grads *g, int nb, float tf)
 {
-    for (int o = 0; o < 3; o++)
-        for (int b = 0; b < nb; b++) {
-            float d = k->diff[b][o];
-            g->out_b[o] += d;
-            for (int j = 0; j < NW; j++)
-                g->out_w[o * NW + j] = fmaf(d, k->h[ND - 1][b][j], g->out_w[o * NW + j]);
+    for (int o = 0; o < 3; o++) {
+        for (int b = 0; b < nb; b++)
+            g->out_b[o] += k->diff[b][o];
+        for (int j = 0; j < NW; j += VL) {
+            vf acc = vload(g->out_w + o * NW + j);
+            for (int b = 0; b < nb; b++)
+                acc = vfma(vsplat(k->diff[b][o]), vload(&k->h[ND - 1][b][j]), acc);
+            vstore(g->out_w + o * NW + j, acc);
         }
-    for (int b = 0; b < NB; b++)
-        for (int j = 0; j < NW; j++)
-            k->dh[b][j] = b < nb ? fmaf(k->diff[b][2], p->out_w[2 * NW + j],
-                                        fmaf(k->diff[b][1], p->out_w[NW + j], k->diff[b][0] * p->out_w[j]))
-                                 : 0.0f;
+    }
+    for (int b = 0; b < NB; b++) {
+        const vf d0 = vsplat(b < nb ? k->diff[b][0] : 0.0f), d1 = vsplat(b < nb ? k->diff[b][1] : 0.0f);
+        const vf d2 = vsplat(b < nb ? k->diff[b][2] : 0.0f);
+        for (int j = 0; j < NW; j += VL) {
+            const vf dh = vfma(d2, vload(p->out_w + 2 * NW + j), vfma(d1, vload(p->out_w + NW + j), d0 * vload(p->out_w + j)));
+            vstore(&k->dh[b][j], b < nb ? dh : (vf){0});
+        }
+    }
     for (int i = ND - 1; i >= 0; i--) {
-        for (int b = 0; b < nb; b++) {
-            for (int j = 0; j < NM; j++) {
-                k->dgs[b][i * NM + j] = fmaf(k->dh[b][j], k->s[i][b][j], k->dgs[b][i * NM + j]);
-                k->dh[b][j] = k->dh[b][j] * k->zp[b][i * NM + j];
+        for (int b = 0; b < nb; b++)
+            for (int j = 0; j < NW; j += VL) {
+                vf dh = vload(&k->dh[b][j]);
+                if (j < NM) {
+                    float *dg = &k->dgs[b][i * NM + j];
+                    vstore(dg, vfma(dh, vload(&k->s[i][b][j]), vload(dg)));
+                    dh = dh * vload(&k->zp[b][i * NM + j]);
+                }
+                vstore(&k->dh[b][j], dh * vload(&k->c[i][b][j])); /* d sse / d pre-activation (omega left out) */
             }
-            for (int j = 0; j < NW; j++)
-                k->dh[b][j] = k->dh[b][j] * k->c[i][b][j]; /* d sse / d pre-activation (omega left out) */
-        }
         if (i == 0)
             break;
         add_rows(g->b + (i - 1) * NW, &k->dh[0][0], NW, NW, nb);
@@ -296,16 +399,15 @@ static void frame_backward(struct block *restrict k, const struct weights *p, co
         mm(&k->dn[0][0], NW, &k->dh[0][0], NW, p->w + (i - 1) * NW * NW, NW, NW, 0, 0);
         memcpy(k->dh, k->dn, sizeof k->dh);
     }
-    float col[NW];
-    for (int j = 0; j < NW; j++)
-        col[j] = 0.0f;
-    for (int b = 0; b < nb; b++)
-        for (int j = 0; j < NW; j++) {
-            k->d_a[b][j] += k->dh[b][j];
-            col[j] += k->dh[b][j];
+    for (int j = 0; j < NW; j += VL) {
+        vf col = (vf){0};
+        for (int b = 0; b < nb; b++) {
+            const vf dh = vload(&k->dh[b][j]);
+            vstore(&k->d_a[b][j], vload(&k->d_a[b][j]) + dh);
+            col = col + dh;
         }
-    for (int j = 0; j < NW; j++)
-        g->w1_t[j] = fmaf(tf, col[j], g->w1_t[j]);
+        vstore(g->w1_t + j, vfma(vsplat(tf), col, vload(g->w1_t + j)));
+    }
 }
 
 /* the backward of what the frames share: first layer's point part, modulator, latent */
@@ -319,17 +421,20 @@ static void shared_backward(struct block *restrict k, const struct weights *p, c
         if (i < ND - 1)
             mm(&k->dgs[0][i * NM], NG, &k->dzp[0][(i + 1) * NM], NG, p->mod_g + i * NM * NM, NM, NM, 0, 1);
         for (int b = 0; b < NB; b++)
-            for (int j = 0; j < NM; j++)
-                k->dzp[b][i * NM + j] = (b < nb && k->zp[b][i * NM + j] > 0.0f) ? k->dgs[b][i * NM + j] : 0.0f;
+            for (int j = 0; j < NM; j += VL) {
+                const vf zp = vload(&k->zp[b][i * NM + j]), dg = vload(&k->dgs[b][i * NM + j]);
+                vstore(&k->dzp[b][i * NM + j], b < nb ? vkeep(zp > 0.0f, dg) : (vf){0});
+            }
         if (i > 0)
             add_outer(g->mod_g + (i - 1) * NM * NM, NM, NM, &k->dzp[0][i * NM], NG, &k->zp[0][(i - 1) * NM], NG, nb);
     }
-    add_outer(g->mod_z, NG, NZ, &k->dzp[0][0], NG, &k->z[0][0], NZ, nb);
+    add_outer(g->mod_z, NG, NZP, &k->dzp[0][0], NG, &k->z[0][0], NZP, nb);
     add_rows(g->mod_b, &k->dzp[0][0], NG, NG, nb);
     if (dz) {
-        float out[NB][NZ];
-        mm(&out[0][0], NZ, &k->dzp[0][0], NG, p->mod_z, NG, NZ, 0, 0);
-        memcpy(dz, out, sizeof(float) * NZ * nb);
+        float out[NB][NZP];
+        mm(&out[0][0], NZP, &k->dzp[0][0], NG, p->mod_z, NG, NZP, 0, 0);
+        for (int b = 0; b < nb; b++)
+            memcpy(dz + NZ * b, out[b], sizeof(float) * NZ);
     }
 }
 
@@ -344,9 +449,16 @@ double nvc_point_set(int64_t rows, int64_t frames, const float *xy, const float 
                      int64_t w_stride, const float *const *weights, float *const *grads, float *dz)
 {
     _Alignas(64) struct block k; /* on the stack: one per call, so threads never share one */
-    const struct weights p = {weights[0], weights[1], weights[2], weights[3], weights[4], weights[5],
+    _Alignas(64) float mod_z[NG][NZP], g_mod_z[NG][NZP]; /* padded copies */
+    memset(mod_z, 0, sizeof mod_z);
+    memset(g_mod_z, 0, sizeof g_mod_z);
+    for (int j = 0; j < NG; j++) {
+        memcpy(mod_z[j], weights[4] + NZ * j, sizeof(float) * NZ);
+        memcpy(g_mod_z[j], grads[3] + NZ * j, sizeof(float) * NZ);
+    }
+    const struct weights p = {weights[0], weights[1], weights[2], weights[3], &mod_z[0][0], weights[5],
                               weights[6], weights[7], weights[8], weights[9], weights[10], weights[11]};
-    const struct grads g = {grads[0], grads[1], grads[2], grads[3], grads[4],
+    const struct grads g = {grads[0], grads[1], grads[2], &g_mod_z[0][0], grads[4],
                             grads[5], grads[6], grads[7], grads[8], grads[9]};
     double sq = 0.0;
     for (int64_t r0 = 0; r0 < rows; r0 += NB) {
@@ -359,12 +471,18 @@ double nvc_point_set(int64_t rows, int64_t frames, const float *xy, const float 
         }
         shared_backward(&k, &p, &g, nb, dz ? dz + NZ * r0 : 0);
     }
+    for (int j = 0; j < NG; j++)
+        memcpy(grads[3] + NZ * j, g_mod_z[j], sizeof(float) * NZ);
     return sq;
 }
 
 /* sin and cos of n values (the kernel's own, exported for tests) */
 void nvc_sincos(int64_t n, const float *restrict x, float *restrict s, float *restrict c)
 {
-    for (int64_t i = 0; i < n; i++)
-        sincos_f(x[i], &s[i], &c[i]);
+    for (int64_t i = 0; i < n; i++) {
+        vf v = vsplat(x[i]), vs, vc;
+        vsincos(v, &vs, &vc);
+        s[i] = vs[0];
+        c[i] = vc[0];
+    }
 }
