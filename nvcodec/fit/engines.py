@@ -8,15 +8,18 @@ for one step (the fake-quantised grids and weights of quantisation-aware fitting
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from typing import Protocol
+from typing import ContextManager, Iterator, Protocol
 
 import torch
 from torch import Tensor
 
+from .. import native
+from ..device import cpu_threads
 from ..errors import InputError
 from ..model.nvtm import NVTM
-from .dense import PointSetSampler, dense_loss, gather_batch, pixel_major, supports_dense
+from .dense import PointSetSampler, dense_loss, gather_batch, pixel_major, runs_native, supports_dense
 from .inbetween import midpoint_targets
 from .optical_flow import FlowTargets, compute_flow_targets
 from .options import FitOptions
@@ -28,6 +31,10 @@ class Engine(Protocol):
 
     def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, aux: bool) -> tuple[Tensor, Tensor, int]:
         """(reconstruction MSE, total loss to minimise, pixel samples in the batch)."""
+        ...
+
+    def fitting_threads(self) -> ContextManager[None]:
+        """The CPU threading the steps run under (entered around the fitting loop)."""
         ...
 
 
@@ -47,6 +54,9 @@ class PixelEngine:
             self.targets = compute_flow_targets(video, cfg.gop_size, cfg.neighbors, preset=opts.flow_preset,
                                                 stride=opts.flow_stride, device=video.device)
 
+    def fitting_threads(self) -> ContextManager[None]:
+        return contextlib.nullcontext()
+
     def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, aux: bool) -> tuple[Tensor, Tensor, int]:
         batch = self.sampler.next()
         if substitutes:
@@ -64,7 +74,13 @@ class PixelEngine:
 class DenseEngine:
     """`sets_per_step` sets of `points_per_set` random pixels x `frames_per_set` frames of one GOP
     per step (`fit.dense`). A mask is a per-sample weight; frames with no pixel left are never
-    drawn."""
+    drawn.
+
+    Where the C kernels run, the fitting loop gives them torch's thread count and runs torch's
+    own ops on one thread: torch's idle intra-op
+    threads spin on the cores the kernel's threads need (720p, two cores: 16.6 ms a step with
+    torch on two threads, 14.5 with one; benchmarks/RESULTS.md, thirteenth session), and the
+    ops between the kernel calls are too small to gain from a second thread."""
 
     name = "dense"
 
@@ -77,8 +93,17 @@ class DenseEngine:
         self.sampler = PointSetSampler(W, H, T, model.config.gop_size, opts.points_per_set, opts.frames_per_set,
                                        opts.sets_per_step, gen, valid)
         self.chunk = model.fused_chunk
+        self.native = runs_native(model, video.device)
         self.inbetween = InBetween(video, model.config.gop_size, opts, gen) \
             if opts.inbetween_weight > 0 and mask is None and T > 1 else None
+
+    @contextlib.contextmanager
+    def fitting_threads(self) -> Iterator[None]:
+        if not self.native:
+            yield
+            return
+        with native.threads_for_kernels(torch.get_num_threads()), cpu_threads(1):
+            yield
 
     def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, aux: bool) -> tuple[Tensor, Tensor, int]:
         batch = gather_batch(self.by_pixel, self.sampler.next(), self.keep)

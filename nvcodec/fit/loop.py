@@ -288,7 +288,8 @@ class _Run:
         phase, in_step = self.phases[0], False
         last_ckpt = self.clock()
         try:
-            with StopSignals() as stop, tf32_matmuls(self.dev.type == "cuda" and self.opts.tf32):
+            with StopSignals() as stop, tf32_matmuls(self.dev.type == "cuda" and self.opts.tf32), \
+                    self.engine.fitting_threads():
                 while (frac := self.fraction(self.state.step)) < 1.0:
                     self.rng_at_step = self.gen.get_state()
                     in_step = True

@@ -137,9 +137,27 @@ class _BilinearLookup(torch.autograd.Function):
         return (grad_coords, None, *grads)
 
 
+def _level_ranges(levels: int) -> list[tuple[int, int]]:
+    """The levels split into up to `native.threads()` contiguous ranges of near-equal size
+    (every level has the same samples), one kernel call each."""
+    parts = max(1, min(levels, native.threads()))
+    cuts = [levels * i // parts for i in range(parts + 1)]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def _by_levels(fn, levels: int, *args) -> None:
+    """fn(levels, l0, l1, *args) over the level ranges, side by side (a ctypes call lets go of the GIL)."""
+    ranges = _level_ranges(levels)
+    if len(ranges) == 1:
+        fn(levels, 0, levels, *args)
+        return
+    list(native.pool(len(ranges)).map(lambda r: fn(levels, r[0], r[1], *args), ranges))
+
+
 class _NativeLookup(torch.autograd.Function):
     """`_BilinearLookup` without a coordinate gradient, in C (`nvcodec.native`): corners and
-    weights computed per sample where they are used, not as [L, S, 4] tensors."""
+    weights computed per sample where they are used, not as [L, S, 4] tensors; levels side by
+    side on `native.threads()` threads (each writes its own columns and its own table)."""
 
     @staticmethod
     def forward(ctx, kernels, coords: Tensor, grid_index: Tensor | None, *tables: Tensor) -> Tensor:  # type: ignore[override]
@@ -147,7 +165,7 @@ class _NativeLookup(torch.autograd.Function):
         dims = torch.tensor([[t.shape[0], t.shape[2], t.shape[3]] for t in tables], dtype=torch.int64)
         out = coords.new_empty(coords.shape[0], len(tables) * tables[0].shape[1])
         ptrs = (ctypes.c_void_p * len(flats))(*[f.data_ptr() for f in flats])
-        kernels[0](len(tables), coords.shape[0], tables[0].shape[1], coords.data_ptr(),
+        _by_levels(kernels[0], len(tables), coords.shape[0], tables[0].shape[1], coords.data_ptr(),
                    None if grid_index is None else grid_index.data_ptr(), dims.data_ptr(), ptrs, out.data_ptr())
         ctx.kernels, ctx.dims, ctx.shapes = kernels, dims, [tuple(t.shape) for t in tables]
         ctx.save_for_backward(coords, grid_index)
@@ -162,9 +180,9 @@ class _NativeLookup(torch.autograd.Function):
             grads.append(torch.zeros(n, h, w, c, dtype=grad_out.dtype).permute(0, 3, 1, 2)
                          if ctx.needs_input_grad[3 + lev] else None)
         ptrs = (ctypes.c_void_p * len(grads))(*[0 if g is None else g.data_ptr() for g in grads])
-        ctx.kernels[1](len(grads), coords.shape[0], ctx.shapes[0][1], coords.data_ptr(),
-                       None if grid_index is None else grid_index.data_ptr(), ctx.dims.data_ptr(), grad_out.data_ptr(),
-                       ptrs)
+        _by_levels(ctx.kernels[1], len(grads), coords.shape[0], ctx.shapes[0][1], coords.data_ptr(),
+                   None if grid_index is None else grid_index.data_ptr(), ctx.dims.data_ptr(), grad_out.data_ptr(),
+                   ptrs)
         return (None, None, None, *grads)
 
 

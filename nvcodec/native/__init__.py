@@ -17,6 +17,8 @@ change a result; it differs from the torch paths' in the last bits.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ctypes
 import functools
 import hashlib
@@ -28,6 +30,9 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Iterator
+
+import torch
 
 HERE = Path(__file__).resolve().parent
 FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared", "-std=c11")
@@ -38,8 +43,8 @@ _I64, _PTR, _F64 = ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
 _SIGNATURES = {
     "nvc_point_set": (_F64, [_I64, _I64] + [_PTR] * 6 + [_I64, _PTR, _I64] + [_PTR] * 3),
     "nvc_sincos": (None, [_I64, _PTR, _PTR, _PTR]),
-    "nvc_grid_forward": (None, [_I64, _I64, _I64] + [_PTR] * 5),
-    "nvc_grid_backward": (None, [_I64, _I64, _I64] + [_PTR] * 5),
+    "nvc_grid_forward": (None, [_I64] * 5 + [_PTR] * 5),
+    "nvc_grid_backward": (None, [_I64] * 5 + [_PTR] * 5),
 }
 
 
@@ -145,6 +150,27 @@ def sincos(width: int = 32, mod_width: int = 32, depth: int = 3, latent: int = 8
     return None if lib is None else lib.nvc_sincos
 
 
+_THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar("nvcodec_kernel_threads", default=None)
+
+
+@contextlib.contextmanager
+def threads_for_kernels(count: int) -> Iterator[None]:
+    """Inside the block the kernels' calls run on up to `count` threads (`threads`), whatever
+    torch's own thread count is: a fit runs torch's small ops on one thread while the kernels
+    take every core (`fit.engines.DenseEngine`)."""
+    token = _THREADS.set(max(1, int(count)))
+    try:
+        yield
+    finally:
+        _THREADS.reset(token)
+
+
+def threads() -> int:
+    """How many threads a kernel call may use: as `threads_for_kernels` set it, else torch's count."""
+    count = _THREADS.get()
+    return torch.get_num_threads() if count is None else count
+
+
 @functools.lru_cache(maxsize=None)
 def _pool(workers: int, pid: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nvcodec-kernel")
@@ -162,4 +188,4 @@ def grid_lookup():
     return None if lib is None else (lib.nvc_grid_forward, lib.nvc_grid_backward)
 
 
-__all__ = ["point_set", "sincos", "grid_lookup", "pool", "enabled", "SWITCH"]
+__all__ = ["point_set", "sincos", "grid_lookup", "pool", "threads", "threads_for_kernels", "enabled", "SWITCH"]

@@ -43,13 +43,14 @@ static inline void corners_of(float cx, float cy, int64_t grid, const int64_t *d
     k->w[3] = fx * fy;
 }
 
-/* out[s, l C + c] = sum_k w_k table_l[row_k, c]; coords [S, 2] (x, y) in [0, 1], grid_index [S]
- * or NULL (grid 0), tables[l] [N ry rx, C] rows */
-void nvc_grid_forward(int64_t levels, int64_t samples, int64_t channels, const float *coords,
+/* out[s, l C + c] = sum_k w_k table_l[row_k, c] for the levels l0 <= l < l1 of `levels`;
+ * coords [S, 2] (x, y) in [0, 1], grid_index [S] or NULL (grid 0), tables[l] [N ry rx, C] rows.
+ * Levels write their own columns, so calls for disjoint level ranges may run side by side. */
+void nvc_grid_forward(int64_t levels, int64_t l0, int64_t l1, int64_t samples, int64_t channels, const float *coords,
                       const int64_t *grid_index, const int64_t *dims, const float *const *tables, float *out)
 {
     const int64_t stride = levels * channels;
-    for (int64_t l = 0; l < levels; l++) {
+    for (int64_t l = l0; l < l1; l++) {
         const float *t = tables[l];
         for (int64_t s = 0; s < samples; s++) {
             struct corners k;
@@ -66,13 +67,15 @@ void nvc_grid_forward(int64_t levels, int64_t samples, int64_t channels, const f
     }
 }
 
-/* grads[l][row, c] += sum over samples and corners of w_k grad_out[s, l C + c] (grads[l] NULL:
- * level l needs none) */
-void nvc_grid_backward(int64_t levels, int64_t samples, int64_t channels, const float *coords,
+/* grads[l][row, c] += sum over samples and corners of w_k grad_out[s, l C + c] for the levels
+ * l0 <= l < l1 of `levels` (grads[l] NULL: level l needs none). Each level adds into its own
+ * table in sample order, so calls for disjoint level ranges may run side by side and the sums
+ * do not depend on how the levels were split. */
+void nvc_grid_backward(int64_t levels, int64_t l0, int64_t l1, int64_t samples, int64_t channels, const float *coords,
                        const int64_t *grid_index, const int64_t *dims, const float *grad_out, float *const *grads)
 {
     const int64_t stride = levels * channels;
-    for (int64_t l = 0; l < levels; l++) {
+    for (int64_t l = l0; l < l1; l++) {
         float *g = grads[l];
         if (!g)
             continue;
