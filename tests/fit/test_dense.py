@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from nvcodec.fit import FitOptions, fit
-from nvcodec.fit.dense import PointSet, PointSetSampler, dense_loss, gather_batch, pixel_major, supports_dense
+from nvcodec import native
+from nvcodec.fit import FitOptions, engines, fit
+from nvcodec.fit.dense import (PointSet, PointSetSampler, dense_loss, gather_batch, pixel_major, runs_native,
+                               supports_dense)
 from nvcodec.model.config import NVTMConfig
 from nvcodec.model.nvtm import NVTM
 
@@ -82,6 +85,52 @@ def test_masked_frames_are_never_drawn_and_masked_pixels_weigh_nothing():
         expected = ((p.pixels % W) >= 5).float().expand(len(p.frames), -1)
         assert torch.equal(w, expected)
     assert batch.count == 3.0 * sum(float(w.sum()) for w in batch.weight)
+
+
+def test_one_gather_for_all_sets_reads_each_sets_own_samples():
+    """gather_batch reads, for set s, frame f and point p, the pixel pixels[p] of frame frames[f]."""
+    video = torch.randint(0, 256, (T, H, W, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(4))
+    keep = torch.rand(T, H, W, generator=torch.Generator().manual_seed(5)) > 0.3
+    sets = [PointSet(0, (0, 2), torch.tensor([3, 7, 7, 900])), PointSet(2, (6,), torch.tensor([0, W * H - 1])),
+            PointSet(1, (3, 4, 5), torch.tensor([41]))]
+    batch = gather_batch(pixel_major(video), sets, pixel_major(keep))
+    flat, flat_keep = video.reshape(T, H * W, 3), keep.reshape(T, H * W)
+    for p, rgb, w in zip(sets, batch.rgb, batch.weight):
+        fr = torch.tensor(p.frames)
+        assert rgb.shape == (len(p.frames), p.pixels.numel(), 3) and rgb.is_contiguous()
+        assert torch.equal(rgb, flat[fr][:, p.pixels].float().mul(1.0 / 255.0))
+        assert torch.equal(w, flat_keep[fr][:, p.pixels].float())
+    assert batch.count == 3.0 * sum(float(w.sum()) for w in batch.weight)
+    plain = gather_batch(pixel_major(video), sets)
+    assert plain.weight == [None] * 3 and plain.count == 3.0 * (8 + 2 + 3)
+    assert all(torch.equal(a, b) for a, b in zip(plain.rgb, batch.rgb))
+
+
+def test_a_dense_fit_runs_torch_on_one_thread_and_its_kernels_on_the_callers_threads(monkeypatch):
+    """Inside the fitting loop torch's ops run on one thread (its idle threads spun on the
+    kernels' cores) and the C kernels on the thread count the caller set; both are restored after."""
+    video = torch.randint(0, 256, (T, H, W, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    cfg = NVTMConfig.tiny().replace(alignment="none")
+    model = NVTM(cfg, W, H, T, seed=0)
+    if not runs_native(model, torch.device("cpu")):
+        pytest.skip("no C kernel here: the torch path keeps torch's threads")
+    seen = []
+    real_loss = engines.DenseEngine.loss
+
+    def spy(self, *args):
+        seen.append((torch.get_num_threads(), native.threads()))
+        return real_loss(self, *args)
+
+    monkeypatch.setattr(engines.DenseEngine, "loss", spy)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        fit(model, video, FitOptions(steps=4, device="cpu", engine="dense", points_per_set=64, sets_per_step=4,
+                                     eval_pixels=None))
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [(1, 3)] * 4
 
 
 def test_dense_fit_is_deterministic_and_beats_the_mean_colour():

@@ -10,7 +10,8 @@ from nvcodec import native
 from nvcodec.fit import dense
 from nvcodec.model import siren
 
-SHAPES = [(32, 32, 3), (32, 16, 3), (24, 24, 1), (40, 8, 2)]  # width, modulated units, depth
+# width, modulated units, depth: vectors of 16, 8, 4 and 1 floats (the widest dividing both widths)
+SHAPES = [(32, 32, 3), (32, 16, 3), (24, 24, 1), (40, 8, 2), (12, 4, 2), (6, 3, 2)]
 Z = 8
 
 
@@ -115,6 +116,34 @@ def test_native_kernel_is_deterministic_across_thread_counts():
     for loss, grads in results[1:]:
         assert loss == results[0][0]
         assert all(torch.equal(x, y) for x, y in zip(grads, results[0][1]))
+
+
+def test_kernel_threads_are_set_apart_from_torch_threads():
+    """`threads_for_kernels` decides how many sets run side by side, not torch's thread count (a
+    fit runs torch on one thread and the kernels on every core): the same bits either way."""
+    _kernel_or_skip()
+    spec, ws, xy, z, tn, target, weight = _problem(32, 32, 3, points=200)
+    parts = [dense.SetFrames((i * 50, (i + 1) * 50), tn, target[:, i * 50:(i + 1) * 50].contiguous())
+             for i in range(4)]
+    before = torch.get_num_threads()
+    results, seen = [], []
+    real_pool = native.pool
+    try:
+        torch.set_num_threads(1)
+        for threads in (1, 3):
+            with native.threads_for_kernels(threads):
+                assert native.threads() == threads
+                native.pool = lambda n: seen.append(n) or real_pool(n)
+                wsg = [w.clone().requires_grad_() for w in ws]
+                loss = dense.point_sets_sse(spec, wsg, xy, z, parts)
+                loss.backward()
+                results.append((loss.item(), [w.grad for w in wsg]))
+        assert native.threads() == 1  # torch's count again outside the block
+    finally:
+        native.pool = real_pool
+        torch.set_num_threads(before)
+    assert seen == [3]  # one thread: no pool; three: three workers
+    assert results[0][0] == results[1][0] and all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1]))
 
 
 def test_native_sines_are_accurate():

@@ -49,6 +49,27 @@ def test_native_lookup_matches_the_torch_lookup(count, channels, indexed, monkey
         assert a.is_contiguous(memory_format=torch.channels_last)
 
 
+@pytest.mark.parametrize("threads", [2, 3, 7])
+def test_levels_side_by_side_give_the_bits_of_one_thread(threads):
+    """The levels split over threads (each writes its own columns and its own table): the same
+    output and gradients as one call, whatever the split."""
+    if native.grid_lookup() is None:
+        pytest.skip("no C compiler here (or the kernel did not build): the torch lookup is what runs")
+    tables = _tables(3, 2)
+    coords, index = _coords(700, 3)
+    grad_out = torch.randn(700, len(RES) * 2, generator=torch.Generator().manual_seed(3))
+    with native.threads_for_kernels(1):
+        assert grids._level_ranges(len(RES)) == [(0, len(RES))]
+        out_1, grads_1 = _run(tables, coords, index, grad_out)
+    with native.threads_for_kernels(threads):
+        ranges = grids._level_ranges(len(RES))
+        assert len(ranges) == min(threads, len(RES)) and ranges[0][0] == 0 and ranges[-1][1] == len(RES)
+        assert all(a < b and b == c for (a, b), (c, _) in zip(ranges, ranges[1:] + [(ranges[-1][1], 0)]))
+        out_n, grads_n = _run(tables, coords, index, grad_out)
+    assert torch.equal(out_1, out_n)
+    assert all(torch.equal(a, b) for a, b in zip(grads_1, grads_n))
+
+
 def test_decoding_and_coordinate_gradients_keep_the_torch_lookup(monkeypatch):
     """No table gradient (decoding) or a coordinate gradient (alignment flow): torch's lookup."""
     monkeypatch.setattr(native, "grid_lookup", lambda: pytest.fail("the C lookup was asked for"))
