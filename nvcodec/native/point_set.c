@@ -50,7 +50,7 @@
 #elif NW % 4 == 0 && NM % 4 == 0
 #define VL 4
 #else
-#define VL 1
+#error "NW and NM must be multiples of 4 (other widths take the torch path: nvcodec/native)"
 #endif
 
 /* the latent's channels padded to whole vectors (the padding is zero in z and in the weights) */

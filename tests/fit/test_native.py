@@ -10,8 +10,8 @@ from nvcodec import native
 from nvcodec.fit import dense
 from nvcodec.model import siren
 
-# width, modulated units, depth: vectors of 16, 8, 4 and 1 floats (the widest dividing both widths)
-SHAPES = [(32, 32, 3), (32, 16, 3), (24, 24, 1), (40, 8, 2), (12, 4, 2), (6, 3, 2)]
+# width, modulated units, depth: vectors of 16, 8 and 4 floats (the widest dividing both widths)
+SHAPES = [(32, 32, 3), (32, 16, 3), (24, 24, 1), (40, 8, 2), (12, 4, 2)]
 Z = 8
 
 
@@ -155,6 +155,14 @@ def test_native_sines_are_accurate():
     xd = x.astype(np.float64)
     assert np.abs(s - np.sin(xd)).max() < 4e-7
     assert np.abs(c - np.cos(xd)).max() < 4e-7
+
+
+@pytest.mark.parametrize("width, mod_width", [(6, 3), (185, 185), (32, 18)])
+def test_widths_off_the_kernels_vectors_take_the_torch_path(width, mod_width):
+    assert native.point_set(width, mod_width, 3, Z) is None
+    spec, ws, xy, z, tn, target, _ = _problem(width, mod_width, 2)
+    call = dense._PointSetCall(spec, ws, [dense.SetFrames((0, z.shape[0]), tn, target)], z, True)
+    assert call.native is None
 
 
 def test_switch_turns_the_kernel_off(monkeypatch):
