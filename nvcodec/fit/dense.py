@@ -325,8 +325,7 @@ class _NativeSet:
             r0, r1 = sets[i].part.rows
             return self._one(sets[i], xy[r0:r1], z[r0:r1], None if dz is None else dz[r0:r1], grads[i])
 
-        workers = min(len(sets), native.threads())
-        sq = list(native.pool(workers).map(one, range(len(sets)))) if workers > 1 else [one(i) for i in range(len(sets))]
+        sq = native.side_by_side(one, list(range(len(sets))), native.threads())
         for g in grads:
             self.total.add_(g)
         return sum(sq)

@@ -77,10 +77,10 @@ class DenseEngine:
     drawn.
 
     Where the C kernels run, the fitting loop gives them torch's thread count and runs torch's
-    own ops on one thread: torch's idle intra-op
-    threads spin on the cores the kernel's threads need (720p, two cores: 16.6 ms a step with
-    torch on two threads, 14.5 with one; benchmarks/RESULTS.md, thirteenth session), and the
-    ops between the kernel calls are too small to gain from a second thread."""
+    own ops on one thread: torch's idle intra-op threads would spin on the cores the kernels'
+    threads need, the ops between the kernel calls are too small to gain from a second thread,
+    and the fit's torch ops then do not depend on the thread count. (The speed gain was within
+    the VM's noise: benchmarks/RESULTS.md, thirteenth session.)"""
 
     name = "dense"
 

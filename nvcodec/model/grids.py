@@ -148,10 +148,7 @@ def _level_ranges(levels: int) -> list[tuple[int, int]]:
 def _by_levels(fn, levels: int, *args) -> None:
     """fn(levels, l0, l1, *args) over the level ranges, side by side (a ctypes call lets go of the GIL)."""
     ranges = _level_ranges(levels)
-    if len(ranges) == 1:
-        fn(levels, 0, levels, *args)
-        return
-    list(native.pool(len(ranges)).map(lambda r: fn(levels, r[0], r[1], *args), ranges))
+    native.side_by_side(lambda r: fn(levels, r[0], r[1], *args), ranges, len(ranges))
 
 
 class _NativeLookup(torch.autograd.Function):

@@ -185,10 +185,17 @@ def pool(workers: int) -> ThreadPoolExecutor:
     return _pool(workers, os.getpid())
 
 
+def side_by_side(fn, items: list, workers: int) -> list:
+    """[fn(x) for x in items] on up to `workers` of the kernels' threads (in order; in this
+    thread when one is enough)."""
+    workers = min(len(items), workers)
+    return list(pool(workers).map(fn, items)) if workers > 1 else [fn(x) for x in items]
+
+
 def grid_lookup():
     """The compiled grid lookup (nvc_grid_forward, nvc_grid_backward), or None."""
     lib = _load("grid_lookup", ()) if enabled() else None
     return None if lib is None else (lib.nvc_grid_forward, lib.nvc_grid_backward)
 
 
-__all__ = ["point_set", "sincos", "grid_lookup", "pool", "threads", "threads_for_kernels", "enabled", "SWITCH"]
+__all__ = ["point_set", "sincos", "grid_lookup", "pool", "side_by_side", "threads", "threads_for_kernels", "enabled", "SWITCH"]
