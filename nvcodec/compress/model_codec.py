@@ -121,6 +121,36 @@ def encode_grid_payload(grids: GridSet, qp: int | None, preset: str = "medium") 
     return head + ranges + stream, GridSet(recon, grids.ranges)
 
 
+def _same_grids(a: GridSet, b: GridSet) -> bool:
+    return a is b or (len(a.codes) == len(b.codes)
+                      and all(np.array_equal(x, y) for x, y in zip(a.codes, b.codes))
+                      and all(np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1])
+                              for x, y in zip(a.ranges, b.ranges)))
+
+
+class GridPayloads:
+    """The grid payloads a rate search has already coded, reused when a later setting codes the
+    same grid set at the same QP and preset: most settings a search tries change one stream only
+    (the static grid's QP, or the weight step alone), and each x265 encode of a 720p model's grids
+    takes about a second. Same codes, ranges, QP and preset give the same bytes, so a file is the
+    one the search would have written without it."""
+
+    def __init__(self) -> None:
+        self._coded: dict[tuple, list[tuple[GridSet, tuple[bytes, GridSet]]]] = {}
+        self.encodes = 0  # HEVC encodes run (the rest came from earlier settings)
+
+    def encode(self, grids: GridSet, qp: int | None, preset: str = "medium") -> tuple[bytes, GridSet]:
+        """`encode_grid_payload` of these grids, coded once per (grids, QP, preset)."""
+        tried = self._coded.setdefault((tuple(grids.shapes), qp, preset), [])
+        for known, out in tried:
+            if _same_grids(known, grids):
+                return out
+        out = encode_grid_payload(grids, qp, preset)
+        self.encodes += 1
+        tried.append((grids, out))
+        return out
+
+
 def decode_grid_payload(payload: bytes, shapes: list[tuple[int, int, int, int]], what: str) -> GridSet:
     if len(payload) < _GRID_HEAD.size:
         raise BitstreamError(f"{what} chunk is truncated")
@@ -186,16 +216,18 @@ def parse_config(payload: bytes) -> NVTMConfig:
 # ------------------------------------------------------------------ whole model
 
 def encode_model(q: QuantizedModel, header: StreamHeader, *, latent_qp: int | None, static_qp: int | None,
-                 preset: str = "medium", encoder_info: dict[str, Any] | None = None
-                 ) -> tuple[Container, QuantizedModel]:
+                 preset: str = "medium", encoder_info: dict[str, Any] | None = None,
+                 payloads: GridPayloads | None = None) -> tuple[Container, QuantizedModel]:
     """The container of a quantised model (one segment covering every frame), and the quantised
-    model a decoder rebuilds from it (the grids as HEVC at these QPs leaves them)."""
-    lat_payload, lat_recon = encode_grid_payload(q.latent, latent_qp, preset)
+    model a decoder rebuilds from it (the grids as HEVC at these QPs leaves them). `payloads`:
+    grid streams already coded by the caller's earlier settings."""
+    coder = payloads or GridPayloads()
+    lat_payload, lat_recon = coder.encode(q.latent, latent_qp, preset)
     chunks = [Chunk(CONFIG, config_payload(q.config)), Chunk(STATE, q.state.astype("<f4").tobytes()),
               Chunk(LATENT, lat_payload)]
     sta_recon = None
     if q.static is not None:
-        sta_payload, sta_recon = encode_grid_payload(q.static, static_qp, preset)
+        sta_payload, sta_recon = coder.encode(q.static, static_qp, preset)
         chunks.append(Chunk(STATIC, sta_payload))
     chunks.append(Chunk(WEIGHTS, encode_weight_payload(q.weights, q.steps)))
     if encoder_info:

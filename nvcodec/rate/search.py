@@ -44,10 +44,11 @@ class RateChoice:
 
 
 def build_choice(q: QuantizedModel, header: StreamHeader, latent_qp: int | None, static_qp: int | None,
-                 rel_step: float, preset: str, encoder_info: dict | None = None) -> RateChoice:
-    """The file of `q` at these settings (one HEVC encode per grid kind)."""
+                 rel_step: float, preset: str, encoder_info: dict | None = None,
+                 payloads: model_codec.GridPayloads | None = None) -> RateChoice:
+    """The file of `q` at these settings (one HEVC encode per grid kind not in `payloads`)."""
     container, recon = model_codec.encode_model(q, header, latent_qp=latent_qp, static_qp=static_qp, preset=preset,
-                                                encoder_info=encoder_info)
+                                                encoder_info=encoder_info, payloads=payloads)
     data = write_container(container)
     return RateChoice(latent_qp, static_qp, rel_step, data, recon)
 
@@ -65,6 +66,7 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
     lower = target_bytes * (1 - tolerance)
     q = quantize(weight_rel_step)
     cache: dict[tuple, RateChoice] = {}
+    payloads = model_codec.GridPayloads()  # settings that share a grid stream code it once
 
     def under(choice: RateChoice, why: str) -> RateChoice:
         """`choice`, with `why` recorded when it is below the window."""
@@ -79,7 +81,7 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
         step = weight_rel_step if step is None else step
         key = (lq, sq, step)
         if key not in cache:
-            cache[key] = build_choice(qm or q, header, lq, sq, step, preset, encoder_info)
+            cache[key] = build_choice(qm or q, header, lq, sq, step, preset, encoder_info, payloads=payloads)
             if progress is not None:
                 progress(_tried(cache[key], target_bytes, len(cache)))
         return cache[key]

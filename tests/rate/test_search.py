@@ -39,7 +39,7 @@ def fake_search(monkeypatch, target: float, *, grid: float = 4000.0, qp_ratio: f
         g = lambda qp: grid * qp_ratio ** (-6 if qp is None else qp)  # noqa: E731
         return int(round(100 + (1 - static_share) * g(lq) + static_share * g(sq) + weights * (STEP / st) ** weight_exp))
 
-    def build(q, header, lq, sq, st, preset, info):
+    def build(q, header, lq, sq, st, preset, info, payloads=None):
         return search.RateChoice(lq, sq, st, b"\0" * size(lq, sq, st), q)
 
     monkeypatch.setattr(search, "build_choice", build)
@@ -131,7 +131,7 @@ def test_real_model_sizes_are_bounded_on_both_sides(real):
 def test_progress_hears_every_setting_tried_once(monkeypatch):
     heard: list[str] = []
 
-    def build(q, header, lq, sq, st, preset, info):
+    def build(q, header, lq, sq, st, preset, info, payloads=None):
         return search.RateChoice(lq, sq, st, b"\0" * int(100 + 4000 * 0.97 ** (-6 if lq is None else lq)), q)
 
     monkeypatch.setattr(search, "build_choice", build)
@@ -139,3 +139,38 @@ def test_progress_hears_every_setting_tried_once(monkeypatch):
     c = search_rate(lambda s: q, None, 2500, weight_rel_step=STEP, tolerance=TOL, progress=heard.append)
     assert heard[0].startswith("lossless grids") and len(heard) == len(set(heard)) >= 3
     assert heard[-1].endswith(f"{len(heard)} tried)") and any(f": {c.size} bytes" in h for h in heard)
+
+
+def test_settings_that_share_a_grid_stream_code_it_once(real, monkeypatch):
+    """Each (grid set, QP) is coded once per search, and the file is the one that building the
+    chosen settings from scratch writes."""
+    quantize, header, sizes = real
+    encodes: list[tuple] = []
+    plain = model_codec.encode_grid_payload
+    monkeypatch.setattr(model_codec, "encode_grid_payload",
+                        lambda grids, qp, preset="medium": encodes.append((qp, tuple(grids.shapes)))
+                        or plain(grids, qp, preset))
+    tried: list[str] = []
+    target = (sizes[None] * sizes[MAX_QP]) ** 0.5
+    c = search_rate(quantize, header, target, weight_rel_step=STEP, tolerance=TOL, progress=tried.append)
+    grid_kinds = 2  # latent and static
+    assert len(encodes) < grid_kinds * len(tried)  # some settings reused a stream
+    assert len(set(encodes)) == len(encodes)  # the grids are the same in every setting: none coded twice
+    monkeypatch.setattr(model_codec, "encode_grid_payload", plain)
+    fresh = search.build_choice(quantize(c.weight_rel_step), header, c.latent_qp, c.static_qp, c.weight_rel_step,
+                                "medium")
+    assert fresh.data == c.data
+
+
+def test_grid_payloads_tell_different_grids_apart(real):
+    quantize, _, _ = real
+    q = quantize(STEP)
+    other = model_codec.GridSet([c.copy() for c in q.latent.codes], q.latent.ranges)
+    other.codes[0][0, 0, 0, 0] ^= 1
+    coder = model_codec.GridPayloads()
+    a = coder.encode(q.latent, 30)
+    assert coder.encode(model_codec.GridSet([c.copy() for c in q.latent.codes], q.latent.ranges), 30) is a
+    assert coder.encodes == 1
+    coder.encode(other, 30)
+    coder.encode(q.latent, 31)
+    assert coder.encodes == 3
