@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from collections.abc import Sequence
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -24,6 +24,8 @@ from .rate.bits import bytes_for_bpp
 from .video import VideoInfo
 from .video.color import rgb_to_uint8, yuv_to_rgb
 
+if TYPE_CHECKING:
+    from .rate.coded_grids import FileGrids
 
 
 def plan_segments(frames: int, width: int, height: int, gop: int,
@@ -80,6 +82,7 @@ def encode_segment(info: VideoInfo, frames: list, options: Any, *, checkpoint: s
     `fitted(steps)` is told when the fit is done (its checkpoint then holds the finished fit)."""
     from .fit import fit
     from .model.nvtm import NVTM
+    from .rate.coded_grids import FileGrids
     from .rate.search import describe as describe_rate
     from .rate.sizing import describe
 
@@ -87,12 +90,14 @@ def encode_segment(info: VideoInfo, frames: list, options: Any, *, checkpoint: s
     model = NVTM(sizing.config, info.width, info.height, info.frames, seed=options.seed)
     header = StreamHeader.from_video_info(info)
     target = bytes_for_bpp(options.bpp, info.pixels)
-    result = fit(model, torch.from_numpy(fit_target(frames, info)), _fit_options(options, header, target, checkpoint, device),
+    as_file = FileGrids(header, target, weight_rel_step=options.rate_model.weight_rel_step,
+                        tolerance=options.tolerance, preset=options.x265_preset)
+    result = fit(model, torch.from_numpy(fit_target(frames, info)), _fit_options(options, as_file, checkpoint, device),
                  mask=None if mask is None else torch.from_numpy(mask))
     if fitted is not None:
         fitted(result.steps)
     model = model.eval()  # stays on the fitting device: quantize_model copies to the CPU
-    choice = _code(model, header, target, options, result.steps)
+    choice = _code(model, header, target, options, result.steps, as_file)
     # honest report: parse the bytes we are about to write, exactly as the decoder does
     container = read_container(choice.data, known_types=model_codec.KNOWN_TYPES)
     decoded = model_codec.model_from_container(container, device)
@@ -170,24 +175,21 @@ def fit_budget(options: Any, pixels: int) -> float | None:
     return effort(options.preset).fit_seconds(pixels)
 
 
-def _fit_options(options: Any, header: StreamHeader, target_bytes: float, checkpoint: str | None,
-                 device: torch.device):
+def _fit_options(options: Any, as_file: FileGrids, checkpoint: str | None, device: torch.device):
     """The encode preset of the fit, with the file's own grid codec in the loop."""
     from .fit import fit_preset
-    from .rate.coded_grids import coded_grids
 
-    rate = options.rate_model
-    budget = fit_budget(options, VideoInfo(**header.video_fields()).pixels)
-    as_file = coded_grids(header, target_bytes, weight_rel_step=rate.weight_rel_step,
-                          tolerance=options.tolerance, preset=options.x265_preset)
+    budget = fit_budget(options, VideoInfo(**as_file.header.video_fields()).pixels)
     return fit_preset(
         "encode", steps=options.steps, time_budget=budget, device=str(device), seed=options.seed,
-        weight_rel_step=rate.weight_rel_step, checkpoint_path=checkpoint, resume=options.resume,
+        weight_rel_step=options.rate_model.weight_rel_step, checkpoint_path=checkpoint, resume=options.resume,
         progress_bar=options.progress, **{"grid_codec": as_file, **fit_fields(options)})
 
 
-def _code(model: torch.nn.Module, header: StreamHeader, target_bytes: float, options: Any, fit_steps: int):
-    """The segment's bytes: the grid QP and weight step that land the size on the target."""
+def _code(model: torch.nn.Module, header: StreamHeader, target_bytes: float, options: Any, fit_steps: int,
+          as_file: FileGrids):
+    """The segment's bytes: the grid QP and weight step that land the size on the target (the
+    search starts from the fit's codec round trips and reuses their grid streams)."""
     from . import __version__
     from .rate.search import search_rate
 
@@ -196,4 +198,5 @@ def _code(model: torch.nn.Module, header: StreamHeader, target_bytes: float, opt
     with ProgressLine("rate search", enabled=options.progress) as line:
         return search_rate(lambda step: model_codec.quantize_model(model, step), header, target_bytes,
                            weight_rel_step=options.rate_model.weight_rel_step, tolerance=options.tolerance,
-                           preset=options.x265_preset, encoder_info=encoder_info, progress=line.update)
+                           preset=options.x265_preset, encoder_info=encoder_info, progress=line.update,
+                           start_qp=as_file.start_qp, payloads=as_file.payloads)

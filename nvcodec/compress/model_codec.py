@@ -133,22 +133,28 @@ class GridPayloads:
     same grid set at the same QP and preset: most settings a search tries change one stream only
     (the static grid's QP, or the weight step alone), and each x265 encode of a 720p model's grids
     takes about a second. Same codes, ranges, QP and preset give the same bytes, so a file is the
-    one the search would have written without it."""
+    one the search would have written without it.
 
-    def __init__(self) -> None:
-        self._coded: dict[tuple, list[tuple[GridSet, tuple[bytes, GridSet]]]] = {}
+    Only the `keep` grid sets of each shape seen last are remembered (latent and static grids
+    may share a shape; a fit's codec round trips bring a new grid set each time)."""
+
+    def __init__(self, keep: int = 2) -> None:
+        self._known: dict[tuple, list[tuple[GridSet, dict[tuple, tuple[bytes, GridSet]]]]] = {}
+        self.keep = keep
         self.encodes = 0  # HEVC encodes run (the rest came from earlier settings)
 
     def encode(self, grids: GridSet, qp: int | None, preset: str = "medium") -> tuple[bytes, GridSet]:
         """`encode_grid_payload` of these grids, coded once per (grids, QP, preset)."""
-        tried = self._coded.setdefault((tuple(grids.shapes), qp, preset), [])
-        for known, out in tried:
-            if _same_grids(known, grids):
-                return out
-        out = encode_grid_payload(grids, qp, preset)
-        self.encodes += 1
-        tried.append((grids, out))
-        return out
+        sets = self._known.setdefault(tuple(grids.shapes), [])
+        hit = next((i for i, (known, _) in enumerate(sets) if _same_grids(known, grids)), None)
+        entry = sets.pop(hit) if hit is not None else (grids, {})
+        sets.append(entry)  # the most recently used last
+        del sets[:-self.keep]
+        coded = entry[1]
+        if (qp, preset) not in coded:
+            coded[(qp, preset)] = encode_grid_payload(grids, qp, preset)
+            self.encodes += 1
+        return coded[(qp, preset)]
 
 
 def decode_grid_payload(payload: bytes, shapes: list[tuple[int, int, int, int]], what: str) -> GridSet:

@@ -7,6 +7,7 @@ weights-only loader (tensors and plain data: a checkpoint handed to us runs no c
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,9 @@ class FitState:
     codec_refreshes: int = 0
     codec_tensors: dict = field(default_factory=dict)
     codec_exact: bool = False
+    # where a time budget's schedule resumed after the last round trip: (fraction, elapsed s)
+    # (`schedule.clock_fraction`)
+    schedule_anchor: tuple[float, float] = (0.0, 0.0)
 
 
 def save_checkpoint(path: str, model: NVTM, opt: torch.optim.Optimizer, state: FitState, rng: torch.Tensor,
@@ -54,7 +58,8 @@ def save_checkpoint(path: str, model: NVTM, opt: torch.optim.Optimizer, state: F
         "psnr_ema": state.psnr_ema,
         "norm_frozen": state.norm_frozen,
         "codec": {"refreshes": state.codec_refreshes, "exact": state.codec_exact,
-                  "tensors": {k: v.detach().cpu() for k, v in state.codec_tensors.items()}},
+                  "tensors": {k: v.detach().cpu() for k, v in state.codec_tensors.items()},
+                  "anchor": [float(a) for a in state.schedule_anchor]},
         "config": model.config.to_dict(),
         "geometry": [model.width, model.height, model.frames],
         "seed": seed,
@@ -98,9 +103,17 @@ def restore_checkpoint(path: str, model: NVTM, opt: torch.optim.Optimizer, gen: 
                         history=[tuple(h) for h in st["history"]],
                         psnr_ema=None if ema is None else float(ema), norm_frozen=bool(st["norm_frozen"]),
                         samples=int(st.get("samples", 0)), codec_refreshes=int(codec["refreshes"]),
-                        codec_tensors=tensors, codec_exact=bool(codec["exact"]))
+                        codec_tensors=tensors, codec_exact=bool(codec["exact"]),
+                        schedule_anchor=_anchor(codec.get("anchor", (0.0, 0.0))))
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError, BitstreamError) as e:
         raise InputError(f"checkpoint {path} is damaged ({type(e).__name__}: {e})".splitlines()[0]) from None
+
+
+def _anchor(value: Any) -> tuple[float, float]:
+    frac, seconds = (float(v) for v in value)
+    if not (0.0 <= frac <= 1.0 and math.isfinite(seconds) and seconds >= 0.0):
+        raise ValueError(f"schedule anchor {value!r} is out of range")
+    return frac, seconds
 
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "FitState", "save_checkpoint", "load_checkpoint",

@@ -25,6 +25,9 @@ from ..compress.model_codec import QuantizedModel
 from ..errors import EncodeError
 
 MAX_QP = 51
+#: where a search without a hint starts: sizing aims the grids at ~QP 28 (RateModel), and the
+#: latent QPs the encoder chose in benchmarks/RESULTS.md lie in 13-31, mostly 22-29
+DEFAULT_START_QP = 27
 
 
 @dataclass
@@ -55,18 +58,22 @@ def build_choice(q: QuantizedModel, header: StreamHeader, latent_qp: int | None,
 
 def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeader, target_bytes: float, *,
                 weight_rel_step: float, tolerance: float = 0.03, preset: str = "medium",
-                encoder_info: dict | None = None, progress: Callable[[str], None] | None = None) -> RateChoice:
+                encoder_info: dict | None = None, progress: Callable[[str], None] | None = None,
+                start_qp: int | None = None, payloads: model_codec.GridPayloads | None = None) -> RateChoice:
     """The largest file <= target x (1 + tolerance) among the settings tried; EncodeError when none
     exists. A result below target x (1 - tolerance) carries the reason in `under_target`.
 
     `quantize(rel_step)` returns the quantised model for a weight step (the caller
-    owns the float model); `progress` hears of each setting tried and its size.
+    owns the float model); `progress` hears of each setting tried and its size. `start_qp`:
+    where the QP search begins (an earlier search's choice: two encodes when it still holds);
+    `payloads`: grid streams coded earlier (by the fit's codec round trips), reused when the
+    grids are the same.
     """
     upper = target_bytes * (1 + tolerance)
     lower = target_bytes * (1 - tolerance)
     q = quantize(weight_rel_step)
     cache: dict[tuple, RateChoice] = {}
-    payloads = model_codec.GridPayloads()  # settings that share a grid stream code it once
+    payloads = model_codec.GridPayloads() if payloads is None else payloads  # settings that share a grid stream code it once
 
     def under(choice: RateChoice, why: str) -> RateChoice:
         """`choice`, with `why` recorded when it is below the window."""
@@ -87,31 +94,30 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
         return cache[key]
 
     has_static = q.static is not None
-    # lossless grids when they fit: best quality the model can give
-    lossless = build(None, None)
-    if lossless.size <= upper:
-        return under(lossless, _LOSSLESS_WHY)
-    coarsest = build(MAX_QP, MAX_QP if has_static else None)
+
+    def fits(qp: int) -> bool:
+        return build(qp, qp if has_static else None).size <= upper
+
+    hi = smallest_fitting_qp(fits, DEFAULT_START_QP if start_qp is None else start_qp)
+    if hi == 0:  # lossless grids when they fit: best quality the model can give
+        lossless = build(None, None)
+        if lossless.size <= upper:
+            return under(lossless, _LOSSLESS_WHY)
     # weights too large for the budget even with the coarsest grids: coarser weight steps
-    while coarsest.size > upper and weight_rel_step < 1.0:
+    while hi is None and weight_rel_step < 1.0:
         weight_rel_step *= 1.5
         q = quantize(weight_rel_step)
-        coarsest = build(MAX_QP, MAX_QP if has_static else None, weight_rel_step, q)
-        lossless = build(None, None, weight_rel_step, q)
+        coarsest_fits = fits(MAX_QP)
+        lossless = build(None, None)
         if lossless.size <= upper:
             return under(lossless, _LOSSLESS_WHY + f" at the coarser weight step {weight_rel_step:.3g}")
-    if coarsest.size > upper:
+        if coarsest_fits:
+            hi = smallest_fitting_qp(fits, MAX_QP)
+    if hi is None:
+        coarsest = build(MAX_QP, MAX_QP if has_static else None)
         raise EncodeError(
             f"cannot reach {target_bytes:.0f} bytes: the smallest file this model allows is {coarsest.size} bytes "
             f"(~{coarsest.size / target_bytes:.1f}x the target); raise --bpp")
-    # smallest QP (best quality) that fits, static at the same QP
-    lo, hi = 0, MAX_QP  # invariant: hi fits
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if build(mid, mid if has_static else None).size <= upper:
-            hi = mid
-        else:
-            lo = mid + 1
     best = build(hi, hi if has_static else None)
     # finer static grid while it still fits
     if has_static:
@@ -133,6 +139,40 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
             break
         best = cand
     return under(best, why or f"the finest weight step tried ({step:.3g}) still leaves it short")
+
+
+def smallest_fitting_qp(fits: Callable[[int], bool], start: int) -> int | None:
+    """The smallest QP in [0, MAX_QP] for which `fits` holds (the file shrinks as the QP rises),
+    None when not even MAX_QP fits: a gallop from `start` (strides 1, 2, 4, ...) brackets it, a
+    bisection closes the bracket. A start at the answer costs two encodes; a bisection over the
+    whole range always cost six, plus the lossless and coarsest files it began with."""
+    start = min(max(int(start), 0), MAX_QP)
+    stride = 1
+    if fits(start):
+        hi = start  # invariant: hi fits, lo does not
+        while True:
+            if hi == 0:
+                return 0
+            lo = max(0, hi - stride)
+            if not fits(lo):
+                break
+            hi, stride = lo, stride * 2
+    else:
+        lo = start
+        while True:
+            if lo == MAX_QP:
+                return None
+            hi = min(MAX_QP, lo + stride)
+            if fits(hi):
+                break
+            lo, stride = hi, stride * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 _LOSSLESS_WHY = "the model with lossless grids is this small (a larger model would be needed to fill the target)"

@@ -21,7 +21,7 @@ from nvcodec.errors import EncodeError
 from nvcodec.model.config import NVTMConfig
 from nvcodec.model.nvtm import NVTM
 from nvcodec.rate import search
-from nvcodec.rate.search import MAX_QP, search_rate
+from nvcodec.rate.search import MAX_QP, search_rate, smallest_fitting_qp
 
 TOL = 0.03
 STEP = 1 / 16  # the encoder's weight step (RateModel.weight_rel_step)
@@ -137,7 +137,7 @@ def test_progress_hears_every_setting_tried_once(monkeypatch):
     monkeypatch.setattr(search, "build_choice", build)
     q = types.SimpleNamespace(static=object())
     c = search_rate(lambda s: q, None, 2500, weight_rel_step=STEP, tolerance=TOL, progress=heard.append)
-    assert heard[0].startswith("lossless grids") and len(heard) == len(set(heard)) >= 3
+    assert heard[0].startswith(f"grid QP {search.DEFAULT_START_QP}/") and len(heard) == len(set(heard)) >= 3
     assert heard[-1].endswith(f"{len(heard)} tried)") and any(f": {c.size} bytes" in h for h in heard)
 
 
@@ -174,3 +174,65 @@ def test_grid_payloads_tell_different_grids_apart(real):
     coder.encode(other, 30)
     coder.encode(q.latent, 31)
     assert coder.encodes == 3
+
+
+# ------------------------------------------------------------------ where the QP search starts
+
+@pytest.mark.parametrize("threshold", [0, 1, 2, 13, 26, 27, 28, 40, 50, MAX_QP, None])
+def test_smallest_fitting_qp_is_the_threshold_from_any_start(threshold):
+    """The gallop + bisection finds the same QP a scan would, from every start, never asks about
+    a QP twice, and costs two questions when the start is the answer."""
+    for start in range(-3, MAX_QP + 4):
+        asked: list[int] = []
+
+        def fits(qp: int) -> bool:
+            assert 0 <= qp <= MAX_QP and qp not in asked
+            asked.append(qp)
+            return threshold is not None and qp >= threshold
+
+        assert smallest_fitting_qp(fits, start) == threshold, (start, asked)
+        assert len(asked) <= 2 * 6 + 1  # two gallops of at most six strides, then the bisection
+        if start == threshold and threshold not in (0, MAX_QP):
+            assert asked == [threshold, threshold - 1]
+
+
+def test_a_start_at_the_answer_costs_fewer_files(monkeypatch):
+    def tried(start_qp):
+        heard: list[str] = []
+
+        def build(q, header, lq, sq, st, preset, info, payloads=None):
+            return search.RateChoice(lq, sq, st, b"\0" * int(100 + 4000 * 0.97 ** (-6 if lq is None else lq)), q)
+
+        monkeypatch.setattr(search, "build_choice", build)
+        c = search_rate(lambda s: types.SimpleNamespace(static=None), None, 2500, weight_rel_step=STEP,
+                        tolerance=TOL, progress=heard.append, start_qp=start_qp)
+        return c, heard
+
+    cold, cold_heard = tried(None)
+    warm, warm_heard = tried(cold.latent_qp)
+    assert warm.data == cold.data and (warm.latent_qp, warm.weight_rel_step) == (cold.latent_qp, cold.weight_rel_step)
+    assert len(warm_heard) < len(cold_heard)
+    assert [h.split(",")[0] for h in warm_heard[:2]] == [f"grid QP {cold.latent_qp}/None",
+                                                         f"grid QP {cold.latent_qp - 1}/None"]
+
+
+def test_grid_payloads_remember_the_last_grid_sets_of_each_shape(real):
+    quantize, _, _ = real
+    q = quantize(STEP)
+
+    def variant(i: int) -> model_codec.GridSet:
+        g = model_codec.GridSet([c.copy() for c in q.latent.codes], q.latent.ranges)
+        g.codes[0][0, 0, 0, 0] ^= i
+        return g
+
+    coder = model_codec.GridPayloads(keep=2)
+    a, b, c = variant(0), variant(1), variant(2)
+    coder.encode(a, 40)
+    coder.encode(b, 40)
+    coder.encode(a, 40)  # a used last: b is the one to go
+    coder.encode(c, 40)
+    assert coder.encodes == 3
+    coder.encode(a, 40)
+    assert coder.encodes == 3  # still known
+    coder.encode(b, 40)
+    assert coder.encodes == 4  # forgotten, coded again
