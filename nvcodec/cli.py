@@ -252,7 +252,8 @@ def eval_cmd(ref: Path, dist: Path, raw_size, raw_fps, raw_pix_fmt, metrics: str
                    "between frames (decode --inbetween model); costs the coded frames some quality at equal size, "
                    "and decode's default in-between frames do better without it (RESULTS.md).")
 @click.option("--time", "time_budget", type=click.FloatRange(min=0.5), default=None,
-              help="Wall-clock seconds for fitting, instead of the preset's.")
+              help="Wall-clock seconds for fitting, instead of the preset's (the grids' HEVC round trips "
+                   "during the fit and the rate search after it come on top).")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
               help="Fitting steps (deterministic), instead of the preset's time.")
 @click.option("--seed", type=int, default=0, show_default=True,

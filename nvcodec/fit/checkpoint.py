@@ -38,9 +38,8 @@ class FitState:
     codec_refreshes: int = 0
     codec_tensors: dict = field(default_factory=dict)
     codec_exact: bool = False
-    # where a time budget's schedule resumed after the last round trip: (fraction, elapsed s)
-    # (`schedule.clock_fraction`)
-    schedule_anchor: tuple[float, float] = (0.0, 0.0)
+    # seconds the codec round trips took: a time budget's schedule does not count them
+    codec_seconds: float = 0.0
 
 
 def save_checkpoint(path: str, model: NVTM, opt: torch.optim.Optimizer, state: FitState, rng: torch.Tensor,
@@ -59,7 +58,7 @@ def save_checkpoint(path: str, model: NVTM, opt: torch.optim.Optimizer, state: F
         "norm_frozen": state.norm_frozen,
         "codec": {"refreshes": state.codec_refreshes, "exact": state.codec_exact,
                   "tensors": {k: v.detach().cpu() for k, v in state.codec_tensors.items()},
-                  "anchor": [float(a) for a in state.schedule_anchor]},
+                  "seconds": float(state.codec_seconds)},
         "config": model.config.to_dict(),
         "geometry": [model.width, model.height, model.frames],
         "seed": seed,
@@ -104,16 +103,16 @@ def restore_checkpoint(path: str, model: NVTM, opt: torch.optim.Optimizer, gen: 
                         psnr_ema=None if ema is None else float(ema), norm_frozen=bool(st["norm_frozen"]),
                         samples=int(st.get("samples", 0)), codec_refreshes=int(codec["refreshes"]),
                         codec_tensors=tensors, codec_exact=bool(codec["exact"]),
-                        schedule_anchor=_anchor(codec.get("anchor", (0.0, 0.0))))
+                        codec_seconds=_seconds(codec.get("seconds", 0.0)))
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError, BitstreamError) as e:
         raise InputError(f"checkpoint {path} is damaged ({type(e).__name__}: {e})".splitlines()[0]) from None
 
 
-def _anchor(value: Any) -> tuple[float, float]:
-    frac, seconds = (float(v) for v in value)
-    if not (0.0 <= frac <= 1.0 and math.isfinite(seconds) and seconds >= 0.0):
-        raise ValueError(f"schedule anchor {value!r} is out of range")
-    return frac, seconds
+def _seconds(value: Any) -> float:
+    seconds = float(value)
+    if not (math.isfinite(seconds) and seconds >= 0.0):
+        raise ValueError(f"codec seconds {value!r} out of range")
+    return seconds
 
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "FitState", "save_checkpoint", "load_checkpoint",

@@ -52,7 +52,7 @@ from .evaluate import evaluate_psnr, unit_psnr
 from .interrupt import StopSignals
 from .options import FIT_PRESETS, FitOptions, FitProgress, FitResult, fit_preset
 from .regularize import coding_cost_proxy
-from .schedule import Phase, clock_fraction, codec_refresh_points, lr_factor, phase_at, plan_phases
+from .schedule import Phase, codec_refresh_points, lr_factor, phase_at, plan_phases
 
 
 def _lattice(width: int, height: int, count: int, device: torch.device) -> Tensor:
@@ -120,21 +120,23 @@ def _qat_substitutes(model: NVTM, opts: FitOptions, phase: Phase, state: FitStat
 
 @torch.no_grad()
 def _refresh_codec(model: NVTM, opts: FitOptions, state: FitState, points: list[float], frac: float,
-                   elapsed: Callable[[], float]) -> None:
+                   clock: Callable[[], float]) -> None:
     """Round-trip the grids through the codec when the run has reached the next refresh point:
     keep the codec's error (straight-through offsets), or, at the last point (the grids freeze
-    for the fine-tuning), the decoded grids themselves. A time budget's schedule resumes at
-    `frac` once the round trip is done (`schedule.clock_fraction`)."""
+    for the fine-tuning), the decoded grids themselves. A time budget's schedule stops while
+    the round trip runs (`FitState.codec_seconds`): at 720p a first round trip (a full rate
+    search) took 8-12 s, more than the 10 % of a 60-s budget left for the phases it starts."""
     if opts.grid_codec is None or state.codec_refreshes >= len(points) or frac < points[state.codec_refreshes]:
         return
     while state.codec_refreshes < len(points) and frac >= points[state.codec_refreshes]:
         state.codec_refreshes += 1  # a slow step skips points: one round trip for all of them
     exact = opts.finetune_fraction > 0 and state.codec_refreshes == len(points)
+    t0 = clock()
     decoded = opts.grid_codec(model)
     grids = model.grid_tensors()
     state.codec_tensors = decoded if exact else {k: decoded[k] - p.detach() for k, p in grids.items()}
     state.codec_exact = exact
-    state.schedule_anchor = (frac, elapsed())
+    state.codec_seconds += clock() - t0
 
 
 class _Reporter:
@@ -241,7 +243,7 @@ class _Run:
         opts = self.opts
         f = s / opts.steps if opts.steps else 0.0
         if opts.time_budget:
-            f = max(f, clock_fraction(self.elapsed(), opts.time_budget, self.state.schedule_anchor))
+            f = max(f, (self.elapsed() - self.state.codec_seconds) / opts.time_budget)
         return min(f, 1.0) if opts.steps != 0 else 1.0
 
     def save(self) -> None:
@@ -270,7 +272,7 @@ class _Run:
             g["lr"] = g["base_lr"] * lr
         phase = phase_at(self.phases, frac)
         self.update_bounds(phase)
-        _refresh_codec(model, opts, state, self.refresh_points, frac, self.elapsed)
+        _refresh_codec(model, opts, state, self.refresh_points, frac, self.clock)
         mse, total, samples = self.engine.loss(model, _qat_substitutes(model, opts, phase, state), phase.aux)
         every = opts.regularize_every
         if (opts.grid_smoothness or opts.grid_steadiness) and not phase.grids_frozen and state.step % every == 0:

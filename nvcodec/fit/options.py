@@ -19,7 +19,7 @@ class FitOptions:
     fraction done."""
 
     steps: int | None = None
-    time_budget: float | None = None  # wall-clock seconds, from the call of fit()
+    time_budget: float | None = None  # wall-clock seconds from the call of fit(), codec round trips not counted
     device: str = "auto"  # "auto" | "cpu" | "cuda"
     seed: int = 0
     # "dense": point sets, random pixels seen in several frames of one GOP (`fit.dense`; models

@@ -27,21 +27,6 @@ def lr_factor(frac: float, opts: FitOptions) -> float:
     return r + (1 - r) * 0.5 * (1 + math.cos(math.pi * x))
 
 
-def clock_fraction(elapsed: float, budget: float, anchor: tuple[float, float] = (0.0, 0.0)) -> float:
-    """Fraction done of a run with a time budget, `elapsed` seconds in.
-
-    A codec round trip is a pause of the schedule, not a stretch of it: the run resumes at the
-    fraction `anchor[0]` where the round trip began, and what is left of the budget after it
-    (from `anchor[1]` seconds on) is spread over what is left of the schedule. A plain clock
-    would jump past a long round trip (at 720p a first rate search took 12 s of a 60-s budget,
-    more than the whole codec phase), skipping the phases that fit the file."""
-    f0, t0 = anchor
-    left = budget - t0
-    if left <= 0:
-        return 1.0
-    return min(1.0, f0 + (1.0 - f0) * max(0.0, elapsed - t0) / left)
-
-
 @dataclass(frozen=True)
 class Phase:
     """Fractions [start, end) of the run with one set of switches."""
@@ -99,4 +84,4 @@ def phase_at(phases: list[Phase], frac: float) -> Phase:
     return phases[-1]
 
 
-__all__ = ["lr_factor", "clock_fraction", "Phase", "plan_phases", "phase_at", "codec_refresh_points"]
+__all__ = ["lr_factor", "Phase", "plan_phases", "phase_at", "codec_refresh_points"]
