@@ -125,7 +125,7 @@ def _refresh_codec(model: NVTM, opts: FitOptions, state: FitState, points: list[
     keep the codec's error (straight-through offsets), or, at the last point (the grids freeze
     for the fine-tuning), the decoded grids themselves. A time budget's schedule stops while
     the round trip runs (`FitState.codec_seconds`): at 720p a first round trip (a full rate
-    search) took 8-12 s, more than the 10 % of a 60-s budget left for the phases it starts."""
+    search) took 5-12 s, more than the 10 % of a 60-s budget left for the phases it starts."""
     if opts.grid_codec is None or state.codec_refreshes >= len(points) or frac < points[state.codec_refreshes]:
         return
     while state.codec_refreshes < len(points) and frac >= points[state.codec_refreshes]:

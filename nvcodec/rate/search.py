@@ -73,7 +73,8 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
     lower = target_bytes * (1 - tolerance)
     q = quantize(weight_rel_step)
     cache: dict[tuple, RateChoice] = {}
-    payloads = model_codec.GridPayloads() if payloads is None else payloads  # settings that share a grid stream code it once
+    # settings that share a grid stream code it once
+    payloads = model_codec.GridPayloads() if payloads is None else payloads
 
     def under(choice: RateChoice, why: str) -> RateChoice:
         """`choice`, with `why` recorded when it is below the window."""
@@ -107,12 +108,10 @@ def search_rate(quantize: Callable[[float], QuantizedModel], header: StreamHeade
     while hi is None and weight_rel_step < 1.0:
         weight_rel_step *= 1.5
         q = quantize(weight_rel_step)
-        coarsest_fits = fits(MAX_QP)
         lossless = build(None, None)
         if lossless.size <= upper:
             return under(lossless, _LOSSLESS_WHY + f" at the coarser weight step {weight_rel_step:.3g}")
-        if coarsest_fits:
-            hi = smallest_fitting_qp(fits, MAX_QP)
+        hi = smallest_fitting_qp(fits, MAX_QP)  # None after one file when the coarsest does not fit
     if hi is None:
         coarsest = build(MAX_QP, MAX_QP if has_static else None)
         raise EncodeError(
