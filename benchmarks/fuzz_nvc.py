@@ -6,8 +6,9 @@ Each case mutates a small valid .nvc file (built once from the bundled sample cl
 4 frames, 3 fitting steps, unless --base is given) with one structure-aware mutation
 (see nvc_mutations.MUTATIONS: bit flips with and without CRC repair, truncation at and
 around every chunk boundary, inflated length fields, swapped / duplicated / missing
-chunks, header fields, the MCFG JSON config, grid and weight payload fields, random
-bytes, ...), then runs the library's decoding path on it in a worker subprocess:
+chunks, header fields, the configuration (MCFB members, or hostile MCFG JSON), grid and
+weight payload fields, random bytes, ...), then runs the library's decoding path on it in a
+worker subprocess:
 
     read_container -> model_codec.model_from_container -> render one frame, and api.info
 

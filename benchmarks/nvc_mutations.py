@@ -81,6 +81,73 @@ def boundaries(data: bytes) -> list[int]:
     return sorted(set(out))
 
 
+# the MCFB configuration (spec table 10.1): member path and how it is stored, in order
+_GRID_MEMBERS = [("base_resolution", "varint"), ("levels", "varint"), ("scale", "f64?"), ("features", "varint"),
+                 ("init_range", "f64")]
+MCFB_MEMBERS = (
+    [(("gop_size",), "varint"), (("neighbors",), [[0], [0, 1]]), (("use_static_grid",), [False, True]),
+     (("latent_mode",), ["modulation", "input"]), (("alignment",), ["flow", "none"]),
+     (("normalization",), ["adaptive", "clip", "minmax"]), (("norm_threshold",), "f64"), (("norm_bins",), "varint")]
+    + [((kind, name), how) for kind in ("latent", "static") for name, how in _GRID_MEMBERS]
+    + [(("flow", name), how) for name, how in [("layers", "varint"), ("hidden", "varint"), ("omega", "f64"),
+                                                ("hyper_layers", "varint"), ("hyper_hidden", "varint"),
+                                                ("hyper_omega", "f64")]]
+    + [(("base", name), how) for name, how in [("depth", "varint"), ("width", "varint"),
+                                                ("modulator_width", "varint"), ("omega_first", "f64"),
+                                                ("omega", "f64")]])
+
+
+def varint(value: int) -> bytes:
+    """Unsigned LEB128 (spec section 1), shortest form."""
+    out = bytearray()
+    while True:
+        out.append((value & 0x7F) | (0x80 if value >> 7 else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, pos
+
+
+def mcfb_members(payload: bytes) -> list[tuple[tuple[str, ...], object, int, int, object]]:
+    """(path, how it is stored, start, end, value) of each member of a valid MCFB payload."""
+    out, pos = [], 0
+    for path, how in MCFB_MEMBERS:
+        start = pos
+        if how == "varint":
+            value, pos = read_varint(payload, pos)
+        elif how in ("f64", "f64?"):
+            (value,) = struct.unpack_from("<d", payload, pos)
+            pos += 8
+            value = None if how == "f64?" and value == 0.0 else value
+        else:
+            value, pos = how[payload[pos]], pos + 1
+        out.append((path, how, start, pos, value))
+    if pos != len(payload):
+        raise ValueError("MCFB payload has bytes after its last member")
+    return out
+
+
+def mcfb_dict(payload: bytes) -> dict:
+    """The configuration object of a valid MCFB payload (the MCFG JSON object of spec 10.1)."""
+    d: dict = {}
+    for path, _, _, _, value in mcfb_members(payload):
+        section = d
+        for key in path[:-1]:
+            section = section.setdefault(key, {})
+        section[path[-1]] = value
+    return d
+
+
 # --------------------------------------------------------------------------- mutations
 
 _INTS = [0, 1, 2, 3, 7, 8, 15, 16, 255, 256, 1023, 4096, 16383, 16384, 16385, 65535, 65536,
@@ -161,7 +228,7 @@ def m_bitflip_fixcrc(data: bytes, rng: random.Random) -> bytes:
         h = bytearray(header)
         _flip_bits(h, rng, 8, len(h) - 4)
         return join(fix_header_crc(bytes(h)), chunks)
-    i = _pick(chunks, rng, (b"SIDX", b"MCFG", b"MSTA", b"GLAT", b"GSTA", b"WGTS", b"ENCI"))
+    i = _pick(chunks, rng, (b"SIDX", b"MCFB", b"MCFG", b"MSTA", b"GLAT", b"GSTA", b"WGTS", b"ENCI"))
     if i is None or not chunks[i].payload:
         return data
     p = bytearray(chunks[i].payload)
@@ -331,10 +398,20 @@ def mutate_config(cfg: dict, rng: random.Random) -> str:
     return json.dumps(_json_set(cfg, path, value))
 
 
-@_on_payload(b"MCFG")
-def m_config(payload: bytes, rng: random.Random) -> bytes:
-    """A hostile MCFG JSON (several fields at once sometimes), CRC repaired."""
-    text = payload.decode("utf-8")
+def m_config(data: bytes, rng: random.Random) -> bytes:
+    """A hostile configuration as MCFG JSON (several fields at once sometimes), CRC repaired: the
+    file's MCFB becomes the MCFG of an older file (a 1.2 reader reads both)."""
+    header, chunks = split(data)
+    i = _pick(chunks, rng, (b"MCFB", b"MCFG"))
+    if i is None:
+        return data
+    c = chunks[i]
+    text = json.dumps(mcfb_dict(c.payload)) if c.type == b"MCFB" else c.payload.decode("utf-8")
+    c.type, c.payload = b"MCFG", _hostile_config_json(text, rng)
+    return join(header, chunks)
+
+
+def _hostile_config_json(text: str, rng: random.Random) -> bytes:
     for _ in range(rng.choice([1, 1, 1, 2, 3])):
         try:
             cfg = json.loads(text)
@@ -344,6 +421,34 @@ def m_config(payload: bytes, rng: random.Random) -> bytes:
             break
         text = mutate_config(cfg, rng)
     return text.encode("utf-8", "surrogatepass") if rng.random() < 0.95 else text.encode() + b"\xff"
+
+
+_HOSTILE_F64 = [float("nan"), float("inf"), -float("inf"), 0.0, -0.0, -1.0, 1e-300, 1e308, 0.5, 64.0, 65.0, 1e4, 1.1e4]
+
+
+@_on_payload(b"MCFB")
+def m_config_binary(payload: bytes, rng: random.Random) -> bytes:
+    """MCFB: one member's stored value out of range, non-finite, an unknown code, a non-shortest or
+    over-long varint; or the payload cut or extended."""
+    members = mcfb_members(payload)
+    if rng.random() < 0.15:
+        cut = rng.randrange(0, len(payload))
+        return payload[:cut] if rng.random() < 0.6 else payload + rng.randbytes(rng.randrange(1, 9))
+    path, how, start, end, value = rng.choice(members)
+    if how == "varint":
+        r = rng.random()
+        if r < 0.2:
+            stored = bytes([b | 0x80 for b in varint(value)]) + b"\x00"  # the same value, not shortest
+        elif r < 0.3:
+            stored = b"\xff" * rng.choice([5, 6, 9])
+        else:
+            stored = varint(rng.choice([0, 1, value - 1, value + 1, value * 2, 64, 65, 257, 4097, 1 << 15,
+                                        (1 << 20) + 1, _u32(rng)]) % (1 << 32))
+    elif how in ("f64", "f64?"):
+        stored = struct.pack("<d", rng.choice(_HOSTILE_F64))
+    else:
+        stored = bytes([rng.choice([len(how), len(how) + 1, 255, rng.randrange(len(how))])])
+    return payload[:start] + stored + payload[end:]
 
 
 @_on_payload(b"GLAT", b"GSTA")
@@ -374,29 +479,86 @@ def m_grid(payload: bytes, rng: random.Random) -> bytes:
     return bytes(p)
 
 
-def weight_records(p: bytes) -> list[tuple[int, int]]:
-    """(offset, model id) of each weight tensor record of a WGTS payload (valid base)."""
+def zigzag(value: int) -> int:
+    """An i32 as the u32 of spec section 1's zigzag varint."""
+    return 2 * value if value >= 0 else -2 * value - 1
+
+
+@dataclass
+class WeightRecord:
+    """Where one record of a WGTS payload lies: its head's fields (name -> (start, end)) and data."""
+
+    model: int
+    fields: dict[str, tuple[int, int]]
+    data: tuple[int, int]
+
+
+@functools.lru_cache(maxsize=8)
+def weight_sizes(config: bytes) -> tuple[int, ...]:
+    """The element count of each weight tensor of the model an MCFB payload describes: format 2
+    does not store them (the shapes are the model's, not the layout's, so nvcodec's model says)."""
+    from nvcodec.compress.model_codec import parse_config  # noqa: PLC0415
+    from nvcodec.model.nvtm import NVTM  # noqa: PLC0415
+
+    shell = NVTM(parse_config(config), 2, 2, 1, seed=None)
+    return tuple(w.numel() for w in shell.weight_tensors().values())
+
+
+def weight_records(p: bytes, sizes: tuple[int, ...]) -> list[WeightRecord]:
+    """The records of a valid WGTS payload (spec 9.1, format 1 or 2) of tensors of `sizes` elements."""
     count = int.from_bytes(p[:4], "little")
-    pos = 4 + 4 * count + 5
+    version, pos = p[4 + 4 * count], 4 + 4 * count + 5
     out = []
-    for _ in range(count):
-        if pos >= len(p):
-            break
-        model = p[pos]
-        out.append((pos, model))
-        if model == 0:
-            _, n, lo, hi = struct.unpack_from("<BIii", p, pos)
-            pos += 13 + (n * (hi - lo).bit_length() + 7) // 8
+    for n in sizes:
+        model, fields = p[pos], {"model": (pos, pos + 1)}
+        if version == 1:
+            names = ["count", "lo", "hi"] + (["centre", "p", "nwords"] if model else [])
+            for k, name in enumerate(names):
+                fields[name] = (pos + 1 + 4 * k, pos + 5 + 4 * k)
+            _, _, lo, hi = struct.unpack_from("<BIii", p, pos)
+            pos += 1 + 4 * len(names)
+            nwords = struct.unpack_from("<I", p, pos - 4)[0] if model else 0
         else:
-            *_, words = struct.unpack_from("<BIiiiII", p, pos)
-            pos += 25 + 4 * words
+            pos += 1
+            values = {}
+            for name in ["lo", "range"] + (["centre", "p", "nwords"] if model else []):
+                end = pos + 4 if name == "p" else read_varint(p, pos)[1]
+                fields[name] = (pos, end)
+                values[name] = None if name == "p" else read_varint(p, pos)[0]
+                pos = end
+            code = values["lo"]
+            lo = code >> 1 if not code & 1 else -((code + 1) >> 1)
+            hi, nwords = lo + values["range"], values.get("nwords", 0)
+        size = 4 * nwords if model else (n * (hi - lo).bit_length() + 7) // 8
+        out.append(WeightRecord(model, fields, (pos, pos + size)))
+        pos += size
     return out
 
 
-@_on_payload(b"WGTS")
-def m_weights(payload: bytes, rng: random.Random) -> bytes:
-    """WGTS: tensor count, steps (NaN, 0, negative), record fields (model, count, lo, hi, centre, p, words)."""
-    p = bytearray(payload)
+_HOSTILE_I32 = [0, 1, -1, 2 ** 31 - 1, -2 ** 31, 1 << 20, -(1 << 20)]
+
+
+def _hostile_field(name: str, version: int, rng: random.Random) -> bytes:
+    """A hostile value for one record head field, in its format's encoding."""
+    if name == "model":
+        return bytes([rng.choice([0, 1, 2, 3, 255])])
+    signed = name in ("lo", "hi", "centre") and version == 1
+    value = rng.choice(_HOSTILE_I32 + [rng.randrange(-2 ** 31, 2 ** 31)]) if signed or name == "lo" else _u32(rng)
+    if version == 1 or name == "p":
+        return struct.pack("<i" if signed else "<I", value)
+    if rng.random() < 0.15:  # not in the shortest form, or too long
+        return rng.choice([b"\x80\x00", b"\xff" * 5 + b"\x01", b"\x81\x80\x80\x80\x80\x00"])
+    return varint(zigzag(value) if name == "lo" else value)
+
+
+def m_weights(data: bytes, rng: random.Random) -> bytes:
+    """WGTS: tensor count, steps (NaN, 0, negative), the payload's format and count, a record head
+    field (model, lo, range / hi, centre, p, words; format 1: the element count), coded data."""
+    header, chunks = split(data)
+    config, wgts = (_pick(chunks, rng, (t,)) for t in (b"MCFB", b"WGTS"))
+    if config is None or wgts is None:
+        return data
+    p = bytearray(chunks[wgts].payload)
     count = int.from_bytes(p[:4], "little")
     r = rng.random()
     if r < 0.1:
@@ -405,25 +567,23 @@ def m_weights(payload: bytes, rng: random.Random) -> bytes:
         struct.pack_into("<f", p, 4 + 4 * rng.randrange(count),
                          rng.choice([0.0, -1.0, float("nan"), float("inf"), 1e-45, 3.4e38]))
     elif r < 0.35:
-        off = 4 + 4 * count
-        struct.pack_into("<BI", p, off, rng.choice([0, 1, 2, 255]), rng.choice([0, count - 1, count + 1, _u32(rng)]))
+        struct.pack_into("<BI", p, 4 + 4 * count, rng.choice([0, 1, 2, 3, 255]),
+                         rng.choice([0, count - 1, count + 1, _u32(rng)]))
     else:
-        recs = weight_records(bytes(p))
+        try:
+            recs = weight_records(bytes(p), weight_sizes(chunks[config].payload))
+        except (ValueError, IndexError, struct.error, RuntimeError):  # a config or payload already mutated
+            return data
         if not recs:
-            return None
-        pos, model = rng.choice(recs)
-        fields = [(0, "<B"), (1, "<I"), (5, "<i"), (9, "<i")] + ([(13, "<i"), (17, "<I"), (21, "<I")] if model else [])
-        off, fmt = rng.choice(fields)
-        if fmt == "<B":
-            v = rng.choice([0, 1, 2, 3, 255])
-        elif fmt == "<i":
-            v = rng.choice([0, 1, -1, 2 ** 31 - 1, -2 ** 31, 1 << 20, -(1 << 20), rng.randrange(-2 ** 31, 2 ** 31)])
-        else:
-            v = _u32(rng)
-        struct.pack_into(fmt, p, pos + off, v)
+            return data
+        rec = rng.choice(recs)
+        name = rng.choice(sorted(rec.fields))
+        start, end = rec.fields[name]
+        p[start:end] = _hostile_field(name, p[4 + 4 * count], rng)
         if rng.random() < 0.3:  # and damage the coded data
-            _flip_bits(p, rng, pos + 13, len(p))
-    return bytes(p)
+            _flip_bits(p, rng, min(rec.data[0], len(p)), len(p))
+    chunks[wgts].payload = bytes(p)
+    return join(header, chunks)
 
 
 @_on_payload(b"MSTA")
@@ -460,6 +620,7 @@ MUTATIONS: dict[str, Mutation] = {
     "sidx": m_sidx,
     "header_field": m_header_field,
     "config": m_config,
+    "config_binary": m_config_binary,
     "grid": m_grid,
     "weights": m_weights,
     "state": m_state,
@@ -468,8 +629,8 @@ MUTATIONS: dict[str, Mutation] = {
 # structure-aware mutations reach deeper code: weight them up
 WEIGHTS = {"empty": 1, "random": 3, "bitflip": 6, "bitflip_fixcrc": 12, "truncate_boundary": 6,
            "truncate_random": 3, "append": 2, "length": 5, "swap": 4, "duplicate": 4, "delete": 4,
-           "chunk_fields": 5, "sidx": 4, "header_field": 10, "config": 16, "grid": 10, "weights": 10,
-           "state": 4, "enci": 2}
+           "chunk_fields": 5, "sidx": 4, "header_field": 10, "config": 10, "config_binary": 8, "grid": 10,
+           "weights": 10, "state": 4, "enci": 2}
 
 
 def mutate(data: bytes, rng: random.Random, kind: str | None = None) -> tuple[str, bytes]:
@@ -479,7 +640,8 @@ def mutate(data: bytes, rng: random.Random, kind: str | None = None) -> tuple[st
         kind = rng.choices(names, weights=[WEIGHTS[n] for n in names])[0]
     out = MUTATIONS[kind](data, rng)
     if kind not in ("empty", "random") and rng.random() < 0.1:
-        second = rng.choice([n for n in ("bitflip_fixcrc", "config", "grid", "weights", "header_field", "swap")])
+        second = rng.choice([n for n in ("bitflip_fixcrc", "config", "config_binary", "grid", "weights", "header_field",
+                                         "swap")])
         try:
             split(out)
             out = MUTATIONS[second](out, rng)

@@ -8,7 +8,8 @@ NAME.json: the SHA-256 of NAME.nvc, of its decode to y4m at the stored size and 
 at --scale 2 --fps-mult 2, plus the encoder settings; NAME.decode.y4m.xz and
 NAME.decode_scale2_fps2.y4m.xz are those two decodes (the reference decoder's output on the
 machine that made the vector: what another CPU's decode is compared with, spec 11.11).
-tests/bitstream/test_vectors.py checks them.
+legacy/ holds the vectors of versions 1.0 and 1.1 (LEGACY), which this writer no longer writes
+and this script cannot remake. tests/bitstream/test_vectors.py checks them all.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ SEGMENTED = {"tiny_segments": 1}
 #: settings of a vector where they differ from SETTINGS: a one-frame segment needs more bits
 #: per pixel than a whole clip for its model's fixed costs
 SETTINGS_OF = {"tiny_segments": {**SETTINGS, "bpp": 4.0}}
+
+
+#: vectors of earlier versions (name -> version), in legacy/: files the writer of their day made
+#: (bitstream_spec/vectors/CHANGELOG.md), kept so that a reader of this version is held to
+#: decoding them to the same samples
+LEGACY_DIR = HERE / "legacy"
+LEGACY = {"tiny": "1.0", "tiny_codec": "1.0", "tiny_segments": "1.1"}
 
 
 def settings(name: str) -> dict:

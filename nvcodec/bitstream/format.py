@@ -19,8 +19,8 @@ from ..errors import BitstreamError, UnsupportedVersionError
 
 MAGIC = b"\x8bNVC\r\n\x1a\n"  # PNG-style: high bit, CR-LF, ^Z and LF catch text-mode mangling
 VERSION_MAJOR = 1
-VERSION_MINOR = 0  # what a one-segment file is written as (any 1.x reader decodes it)
-SEGMENTS_MINOR = 1  # version 1.1: several segments, each its own model (spec section 10.8)
+VERSION_MINOR = 2  # what this writer writes, one segment or several: 1.2, the compact model chunks (spec 6)
+SEGMENTS_MINOR = 1  # the first minor version whose files may hold several segments (spec section 10.8)
 
 # file header: magic, major, minor, flags, header_size, width, height, frames, fps_num,
 # fps_den, chroma, siting, bit depth, matrix, range, 3 reserved bytes; then its CRC32

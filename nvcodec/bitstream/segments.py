@@ -2,7 +2,7 @@
 
 Each segment is encoded on its own as a one-segment container (its model covers its frames,
 its times counted from its first frame); joining re-labels each part's chunks with the part's
-index and writes one index listing them in order (version 1.1, spec section 10.8). A part's
+index and writes one index listing them in order (spec section 10.8). A part's
 chunks are its bytes unchanged, so a segment decodes to the same samples whether it was read
 from its part or from the joined file.
 """
@@ -14,7 +14,7 @@ import dataclasses
 from typing import Sequence
 
 from ..errors import EncodeError
-from .format import GLOBAL_SEGMENT, SEGMENTS_MINOR, VERSION_MINOR, Container, Segment, StreamHeader
+from .format import GLOBAL_SEGMENT, VERSION_MINOR, Container, Segment, StreamHeader
 
 
 def join_segments(header: StreamHeader, parts: Sequence[Container]) -> Container:
@@ -29,8 +29,7 @@ def join_segments(header: StreamHeader, parts: Sequence[Container]) -> Container
         first += part.segments[0].frame_count
     if first != header.frames:
         raise EncodeError(f"the segments hold {first} frames, the clip {header.frames}")
-    minor = VERSION_MINOR if len(parts) == 1 else SEGMENTS_MINOR
-    return Container(dataclasses.replace(header, version_minor=minor), segments, chunks)
+    return Container(dataclasses.replace(header, version_minor=VERSION_MINOR), segments, chunks)
 
 
 def segment_at(segments: Sequence[Segment], t: float) -> Segment:

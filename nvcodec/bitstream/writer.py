@@ -19,7 +19,6 @@ from .format import (
     SIDX,
     SIDX_ENTRY,
     VERSION_MAJOR,
-    SEGMENTS_MINOR,
     VERSION_MINOR,
     Container,
     StreamHeader,
@@ -33,7 +32,7 @@ __all__ = ["encode_chunk", "encode_header", "write_container", "write_container_
 
 
 def encode_header(h: StreamHeader) -> bytes:
-    """The 48-byte version 1.0 file header, CRC included."""
+    """The 48-byte file header (the layout of version 1.0), CRC included."""
     body = pack_header(h)
     return body + CRC_STRUCT.pack(crc32(body))
 
@@ -51,9 +50,8 @@ def write_container(container: Container) -> bytes:
     """
     h = container.header
     segments = list(container.segments)
-    if h.version_major != VERSION_MAJOR or h.version_minor not in (VERSION_MINOR, SEGMENTS_MINOR):
-        raise EncodeError(f"this writer writes versions {VERSION_MAJOR}.{VERSION_MINOR} and "
-                          f"{VERSION_MAJOR}.{SEGMENTS_MINOR} only")
+    if (h.version_major, h.version_minor) != (VERSION_MAJOR, VERSION_MINOR):
+        raise EncodeError(f"this writer writes version {VERSION_MAJOR}.{VERSION_MINOR} only")
     try:
         validate_header(h)
         validate_segments(segments, h.frames)

@@ -5,14 +5,15 @@
 
 Chunk types of a version-1 file (payloads normative in bitstream_spec/NVC.md, "Model chunks"):
 
-  MCFG  required  model configuration, canonical UTF-8 JSON
+  MCFB  required  model configuration, compact binary (version 1.2; `config_codec`)
+  MCFG  required  model configuration, canonical UTF-8 JSON (versions 1.0 and 1.1; read, not written)
   MSTA  required  non-learned state (adaptive-normalisation bounds), float32 LE
   GLAT  required  per-GOP latent grids: per-channel ranges + HEVC stream of 8-bit mosaics
   GSTA  required  static grid (only when the config enables it): same layout as GLAT
   WGTS  required  network weights: per-tensor steps + entropy-coded integers
   ENCI  optional  encoder information, UTF-8 JSON (informative; decoders skip it)
 
-All of them sit in segment 0; the file holds one segment covering every frame.
+`encode_model` writes one segment covering every frame (`bitstream.segments` joins several).
 """
 
 from __future__ import annotations
@@ -29,18 +30,19 @@ from ..bitstream.format import SEGMENTS_MINOR, SIDX, Chunk, Container, Segment, 
 from ..errors import BitstreamError
 from ..model.config import NVTMConfig
 from ..model.nvtm import NVTM, weight_count
-from . import grid_codec, hevc, mosaic, weight_codec
+from . import config_codec, grid_codec, hevc, mosaic, weight_codec
 from .quantize import dequantize_grid, dequantize_weight, grid_ranges, quantize_grid, quantize_weight, weight_step
 
-CONFIG = "MCFG"
+CONFIG = "MCFB"
+CONFIG_JSON = "MCFG"  # the configuration as files of versions 1.0 and 1.1 hold it
 STATE = "MSTA"
 LATENT = "GLAT"
 STATIC = "GSTA"
 WEIGHTS = "WGTS"
 ENCODER_INFO = "ENCI"
-KNOWN_TYPES = frozenset({CONFIG, STATE, LATENT, STATIC, WEIGHTS, ENCODER_INFO})
+KNOWN_TYPES = frozenset({CONFIG, CONFIG_JSON, STATE, LATENT, STATIC, WEIGHTS, ENCODER_INFO})
 #: what each model chunk holds, for `byte_split` (ENCI and chunks of other types count as "other")
-CHUNK_ROLES = {CONFIG: "header", STATE: "header", LATENT: "grids", STATIC: "grids", WEIGHTS: "weights"}
+CHUNK_ROLES = {CONFIG: "header", CONFIG_JSON: "header", STATE: "header", LATENT: "grids", STATIC: "grids", WEIGHTS: "weights"}
 
 #: a decoder refuses configs implying more than this (memory a hostile file could ask for)
 MAX_GRID_VALUES = 1 << 27
@@ -206,10 +208,22 @@ def decode_weight_payload(payload: bytes, shapes: list[tuple[int, ...]]) -> tupl
 
 
 def config_payload(config: NVTMConfig) -> bytes:
+    """The MCFB payload (what this writer stores)."""
+    return config_codec.encode_config(config)
+
+
+def json_config_payload(config: NVTMConfig) -> bytes:
+    """The MCFG payload of files of versions 1.0 and 1.1 (for tests of the reader)."""
     return json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def parse_config(payload: bytes) -> NVTMConfig:
+    """The configuration of an MCFB payload."""
+    return config_codec.decode_config(payload)
+
+
+def parse_json_config(payload: bytes) -> NVTMConfig:
+    """The configuration of an MCFG payload."""
     if len(payload) > MAX_CONFIG_BYTES:
         raise BitstreamError(f"MCFG chunk is {len(payload)} bytes, over the {MAX_CONFIG_BYTES}-byte limit")
     try:
@@ -315,6 +329,18 @@ def model_from_quantized(q: QuantizedModel, device: torch.device | str = "cpu") 
     return model.to(device).eval()
 
 
+def _segment_config(container: Container, segment_id: int) -> NVTMConfig:
+    """The configuration of one segment: from its MCFB chunk, or its MCFG of an older file."""
+    binary, text = container.find(CONFIG, segment_id), container.find(CONFIG_JSON, segment_id)
+    if binary is not None and text is not None:
+        raise BitstreamError(f"segment {segment_id} holds both an {CONFIG} and an {CONFIG_JSON} chunk")
+    if binary is not None:
+        return parse_config(binary.payload)
+    if text is not None:
+        return parse_json_config(text.payload)
+    raise BitstreamError(f"missing required chunk {CONFIG} in segment {segment_id}")
+
+
 def decode_model(container: Container, segment_id: int = 0) -> QuantizedModel:
     """Parse and validate the model chunks of one segment (its frames counted from its first)."""
     h = container.header
@@ -335,7 +361,7 @@ def decode_model(container: Container, segment_id: int = 0) -> QuantizedModel:
     for type_ in KNOWN_TYPES:
         if sum(1 for c in container.chunks if c.type == type_ and c.segment == segment_id) > 1:
             raise BitstreamError(f"duplicate chunk {type_} in segment {segment_id}")
-    config = parse_config(need(CONFIG))
+    config = _segment_config(container, segment_id)
     check_model_size(config, h.width, h.height, frames)
     # Nothing the size of the grids is allocated before the payloads prove they hold that much
     # data (a 12 kB file may declare a 1080p x 600-frame model): grid shapes come from the config

@@ -89,7 +89,7 @@ def test_roundtrip() -> None:
 def test_header_layout() -> None:
     data = write_container(sample())
     assert data[:8] == b"\x8bNVC\r\n\x1a\n"
-    assert data[8:10] == b"\x01\x00"
+    assert data[8:10] == b"\x01\x02"  # version 1.2
     assert struct.unpack_from("<HIIIIII", data, 10) == (0, 48, 352, 288, 10, 30000, 1001)
     assert tuple(data[36:41]) == (0, 1, 10, 1, 1)  # 420, jpeg, 10 bit, bt709, full
     assert data[41:44] == b"\x00\x00\x00"

@@ -1,9 +1,10 @@
 """Section 11 of bitstream_spec/NVC.md ("Model definition") is sufficient to decode.
 
 `SpecDecoder` below is an independent float64 numpy implementation of the forward pass,
-written from the spec text only: it takes the configuration as the MCFG JSON object, the
-header geometry, and the tensors as a decoder gets them from the file (grids per level,
-the WGTS tensors *by position*, the MSTA state), and derives every shape itself. The
+written from the spec text only: it takes the configuration as the object of spec 10.1
+(what MCFB and MCFG store), the header geometry, and the tensors as a decoder gets them
+from the file (grids per level, the WGTS tensors *by position*, the MSTA state), and
+derives every shape itself. The
 reference model (`NVTM`) is used only to hold random tensors and to compute the
 reference output; nothing of nvcodec.model is imported into the implementation.
 """
@@ -69,7 +70,7 @@ def weight_shapes(cfg: dict, z_dim: int) -> list[tuple[int, ...]]:
 
 
 class SpecDecoder:
-    """RGB(x, y, t) of section 11 (float64), from MCFG + header + file tensors."""
+    """RGB(x, y, t) of section 11 (float64), from the configuration + header + file tensors."""
 
     def __init__(self, cfg: dict, width: int, height: int, frames: int,
                  latent: list[np.ndarray], static: list[np.ndarray],
@@ -238,7 +239,7 @@ def _randomised(cfg: NVTMConfig, w: int, h: int, frames: int, seed: int) -> NVTM
 
 
 def _spec_decoder(model: NVTM) -> SpecDecoder:
-    """What a decoder gets from the file: MCFG JSON, geometry, tensors by position."""
+    """What a decoder gets from the file: the configuration object, geometry, tensors by position."""
     grids = model.grid_tensors()
     cfg = model.config.to_dict()
     latent = [grids[f"latent.{i}"].detach().numpy() for i in range(cfg["latent"]["levels"])]

@@ -138,11 +138,11 @@ def test_info_on_nvc(encoded):
     r = run_cli("info", str(path), "--json")
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
-    assert info["format"] == "nvc" and info["version"] == "1.0"
+    assert info["format"] == "nvc" and info["version"] == "1.2"
     assert (info["width"], info["height"], info["frames"]) == (320, 240, FRAMES)
     assert info["bytes"] == path.stat().st_size
     assert info["byte_split"] == rep["byte_split"]
-    assert {c["type"] for c in info["chunks"]} >= {"SIDX", "MCFG", "GLAT", "WGTS", "NEND"}
+    assert {c["type"] for c in info["chunks"]} >= {"SIDX", "MCFB", "GLAT", "WGTS", "NEND"}
 
 
 def test_png_output(encoded, tmp_path):

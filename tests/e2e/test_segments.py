@@ -33,13 +33,13 @@ def test_plan_cuts_whole_gops_and_keeps_small_clips_whole():
 
 def test_join_relabels_each_part_and_times_find_their_segment():
     header = StreamHeader(width=8, height=8, frames=5, fps_num=25)
-    parts = [Container(dataclasses.replace(header, frames=n), [Segment(0, 0, n)], [Chunk("MCFG", bytes([k]))])
+    parts = [Container(dataclasses.replace(header, frames=n), [Segment(0, 0, n)], [Chunk("MCFB", bytes([k]))])
              for k, n in enumerate((2, 2, 1))]
     joined = join_segments(header, parts)
-    assert joined.header.version_minor == 1 and [c.segment for c in joined.chunks] == [0, 1, 2]
+    assert joined.header.version_minor == 2 and [c.segment for c in joined.chunks] == [0, 1, 2]
     assert [(s.first_frame, s.frame_count) for s in joined.segments] == [(0, 2), (2, 2), (4, 1)]
     assert [segment_at(joined.segments, t).id for t in (-0.5, 0, 1.5, 1.99, 2, 3.5, 4, 4.5, 9)] == [0, 0, 0, 0, 1, 1, 2, 2, 2]
-    assert join_segments(dataclasses.replace(header, frames=2), parts[:1]).header.version_minor == 0
+    assert join_segments(dataclasses.replace(header, frames=2), parts[:1]).header.version_minor == 2
 
 
 def test_combined_quality_is_that_of_the_mean_mse():
@@ -59,7 +59,7 @@ def test_three_segments_round_trip_with_the_reported_psnr(segment_clip, segmente
     nvc = out / "w1.nvc"
     assert [(s["first_frame"], s["frames"]) for s in report.segments] == [(0, 4), (4, 4), (8, 4)]
     container = read_container(nvc.read_bytes(), known_types=model_codec.KNOWN_TYPES)
-    assert container.header.version_minor == 1 and len(container.segments) == 3
+    assert container.header.version_minor == 2 and len(container.segments) == 3
     assert report.bytes == nvc.stat().st_size <= 1.5 * 64 * 48 * 12 / 8 * 1.03
     api.decode(nvc, tmp_path / "d.y4m", api.DecodeOptions(device="cpu", progress=False))
     ev = api.evaluate(segment_clip, tmp_path / "d.y4m", metrics=["psnr"], device="cpu")
@@ -96,7 +96,7 @@ def test_cli_segments_and_workers(sample_crop, tmp_path):
     assert "2 segments of up to 10 frames" in r.stderr and "segment 2/2:" in r.stderr
     info = json.loads(subprocess.run([sys.executable, "-m", "nvcodec", "info", str(tmp_path / "o.nvc"), "--json"],
                                      capture_output=True, text=True, timeout=120).stdout)
-    assert info["version"] == "1.1" and [s["frame_count"] for s in info["segments"]] == [10, 6]
+    assert info["version"] == "1.2" and [s["frame_count"] for s in info["segments"]] == [10, 6]
 
 
 def test_a_version_1_0_file_of_several_segments_is_refused(segmented):

@@ -133,7 +133,7 @@ def test_inflated_length_fields(base):
 def test_missing_duplicated_and_swapped_chunks(base, scratch):
     header, chunks = mut.split(base)
     types = [c.type for c in chunks]
-    assert types[0] == b"SIDX" and types[-1] == b"NEND" and b"MCFG" in types
+    assert types[0] == b"SIDX" and types[-1] == b"NEND" and b"MCFB" in types
     for i, c in enumerate(chunks):
         missing = mut.join(header, chunks[:i] + chunks[i + 1:])
         expect = "accepted" if c.type == b"ENCI" else "refused"  # ENCI is informative
@@ -144,14 +144,14 @@ def test_missing_duplicated_and_swapped_chunks(base, scratch):
         for j in range(i + 1, len(chunks)):
             swapped = list(chunks)
             swapped[i], swapped[j] = swapped[j], swapped[i]
-            model_order_only = {types[i], types[j]} <= {b"MCFG", b"MSTA", b"GLAT", b"GSTA", b"WGTS", b"ENCI"}
+            model_order_only = {types[i], types[j]} <= {b"MCFB", b"MSTA", b"GLAT", b"GSTA", b"WGTS", b"ENCI"}
             # model chunks may come in any order (spec 4.4); SIDX first and NEND last are required
             assert decode_or_refuse(mut.join(header, swapped), scratch) == (
                 "accepted" if model_order_only else "refused"), (types[i], types[j])
 
 
 def test_every_single_bit_flip_of_the_header_and_small_chunks_is_caught(base):
-    """CRCs catch a flipped bit anywhere (checked exhaustively over the header, SIDX, MCFG, MSTA)."""
+    """CRCs catch a flipped bit anywhere (checked exhaustively over the header, SIDX, MCFB, MSTA)."""
     header, chunks = mut.split(base)
     end = len(header) + sum(24 + len(c.payload) for c in chunks[:4])
     for byte in range(end):
@@ -166,12 +166,18 @@ def test_every_single_bit_flip_of_the_header_and_small_chunks_is_caught(base):
 
 def _config(base: bytes) -> dict:
     _, chunks = mut.split(base)
-    return json.loads(chunk(chunks, b"MCFG").payload)
+    return mut.mcfb_dict(chunk(chunks, b"MCFB").payload)
 
 
 def _with_config(base: bytes, cfg) -> bytes:
+    """The file with its configuration as MCFG JSON `cfg` (the chunk of files of versions 1.0 and
+    1.1, which a reader still takes): JSON carries hostile values MCFB cannot express."""
     payload = cfg if isinstance(cfg, bytes) else json.dumps(cfg).encode()
-    return with_chunks(base, lambda cs: setattr(chunk(cs, b"MCFG"), "payload", payload))
+
+    def edit(cs):
+        c = chunk(cs, b"MCFB")
+        c.type, c.payload = b"MCFG", payload
+    return with_chunks(base, edit)
 
 
 HOSTILE_CONFIGS = [
@@ -294,13 +300,15 @@ def test_weight_tables_cannot_burn_cpu(base):
     header, chunks = mut.split(base)
     wgts = chunk(chunks, b"WGTS")
     count = int.from_bytes(wgts.payload[:4], "little")
-    sizes = [struct.unpack_from("<BI", wgts.payload, pos)[1] for pos, _ in mut.weight_records(wgts.payload)]
-    assert len(sizes) == count > 5
+    sizes = mut.weight_sizes(chunk(chunks, b"MCFB").payload)
+    assert len(sizes) == count > 5 and wgts.payload[4 + 4 * count] == 2  # weight payload format 2
     k, p = 1 << 20, 1 << 31  # p = 0.5: a quick table to build here; the limit is on K, not on p
     records = []
     for i, n in enumerate(sizes):  # the first 4 are genuinely decodable; the rest never get read
         words = wc._encode_entropy(np.zeros(n, np.int64), wc.MODEL_LAPLACE, k, 0, p) if i < 4 else b""
-        records.append(struct.pack("<BIiiiII", wc.MODEL_LAPLACE, n, 0, k - 1, 0, p, len(words) // 4) + words)
+        head = (bytes([wc.MODEL_LAPLACE]) + mut.varint(mut.zigzag(0)) + mut.varint(k - 1) + mut.varint(0)
+                + struct.pack("<I", p) + mut.varint(len(words) // 4))
+        records.append(head + words)
     wgts.payload = wgts.payload[:4 + 4 * count + 5] + b"".join(records)
     data = mut.join(header, chunks)
     t0 = time.perf_counter()
