@@ -39,9 +39,9 @@ class RateModel:
     weight_share: float = 0.3  # fraction of the budget for the networks
     static_share: float = 0.15  # fraction of the grid budget for the static grid
     # what sizing sets aside for the file's fixed parts (header, index, chunk heads, config, state,
-    # ranges, weight steps, ENCI): ~1.4 kB in a 1.0 file of a QCIF model (whose 520-byte JSON config
-    # and weight record heads sizing never counted), ~0.7 kB in a 1.2 file; the value the other
-    # constants here were measured with is kept, so the bytes 1.2 saves go to the rate search's QP
+    # grid ranges, weight steps and record heads, ENCI): 1.33 kB in a 1.0 file of a 30-frame QCIF
+    # model at 0.05 bpp, of which the 520-byte JSON config and 317 bytes of weight record heads;
+    # ~0.6-0.9 kB in a 1.2 file (94-byte config, 3-12-byte record heads)
     overhead_bytes: int = 600
 
 
