@@ -522,9 +522,8 @@ def weight_records(p: bytes, sizes: tuple[int, ...]) -> list[WeightRecord]:
             pos += 1
             values = {}
             for name in ["lo", "range"] + (["centre", "p", "nwords"] if model else []):
-                end = pos + 4 if name == "p" else read_varint(p, pos)[1]
+                values[name], end = (None, pos + 4) if name == "p" else read_varint(p, pos)
                 fields[name] = (pos, end)
-                values[name] = None if name == "p" else read_varint(p, pos)[0]
                 pos = end
             code = values["lo"]
             lo = code >> 1 if not code & 1 else -((code + 1) >> 1)

@@ -38,7 +38,7 @@ SETTINGS = {"bpp": 1.5, "steps": 25, "seed": 7}
 #: (`model.presets.codec()`, alignment "none": what `nvcodec encode` writes)
 VECTORS = {"tiny": "paper", "tiny_codec": "codec", "tiny_segments": "codec"}
 #: vectors cut into segments (spec 10.8), name -> frames a segment; their family takes GOPs of
-#: that many frames, so that the 3 frames make 3 segments (version 1.1, one model each)
+#: that many frames, so that the 3 frames make 3 segments (one model each)
 SEGMENTED = {"tiny_segments": 1}
 #: settings of a vector where they differ from SETTINGS: a one-frame segment needs more bits
 #: per pixel than a whole clip for its model's fixed costs

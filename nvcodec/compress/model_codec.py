@@ -42,7 +42,8 @@ WEIGHTS = "WGTS"
 ENCODER_INFO = "ENCI"
 KNOWN_TYPES = frozenset({CONFIG, CONFIG_JSON, STATE, LATENT, STATIC, WEIGHTS, ENCODER_INFO})
 #: what each model chunk holds, for `byte_split` (ENCI and chunks of other types count as "other")
-CHUNK_ROLES = {CONFIG: "header", CONFIG_JSON: "header", STATE: "header", LATENT: "grids", STATIC: "grids", WEIGHTS: "weights"}
+CHUNK_ROLES = {CONFIG: "header", CONFIG_JSON: "header", STATE: "header", LATENT: "grids", STATIC: "grids",
+               WEIGHTS: "weights"}
 
 #: a decoder refuses configs implying more than this (memory a hostile file could ask for)
 MAX_GRID_VALUES = 1 << 27

@@ -328,11 +328,14 @@ def _encode_one(x: np.ndarray, version: int, table_budget: int = MAX_TABLE_TOTAL
     head, _ = _best_model(x, version)
     if head.model == MODEL_RAW or head.size > table_budget:
         return _raw_record(version, x, head.lo, head.hi)
+    n = int(x.size)
     words = _encode_entropy(x.astype(np.int64) - head.lo, head.model, head.size, head.centre - head.lo, head.p)
     head = dataclasses.replace(head, nwords=len(words) // 4)
-    record = _pack_head(version, head, int(x.size)) + words
-    raw_head, raw = _raw_record(version, x, head.lo, head.hi)
-    return (raw_head, raw) if len(record) >= len(raw) else (head, record)
+    record = _pack_head(version, head, n) + words
+    raw_len = len(_pack_head(version, _Head(MODEL_RAW, head.lo, head.hi), n)) + _raw_bytes(n, head.lo, head.hi)
+    if len(record) >= raw_len:  # the estimate was optimistic: RAW is no larger
+        return _raw_record(version, x, head.lo, head.hi)
+    return head, record
 
 
 def _checked_tensor(t: np.ndarray, i: int) -> np.ndarray:
