@@ -55,6 +55,7 @@ def prepare_kernels(model: NVTM, device: torch.device) -> None:
     if supports_dense(model):
         _set_kernel(model.base.spec, model.base.spec.latent_dim)
     native.grid_lookup()
+    native.coding_cost()
 
 
 def runs_native(model: NVTM, device: torch.device) -> bool:

@@ -37,6 +37,10 @@ class Engine(Protocol):
         """The CPU threading the steps run under (entered around the fitting loop)."""
         ...
 
+    def update_threads(self) -> ContextManager[None]:
+        """The CPU threading of the optimizer's update (entered around each `opt.step()`)."""
+        ...
+
 
 class PixelEngine:
     """F random frames x P random pixels per step (`PixelSampler`); the optical-flow targets of
@@ -55,6 +59,9 @@ class PixelEngine:
                                                 stride=opts.flow_stride, device=video.device)
 
     def fitting_threads(self) -> ContextManager[None]:
+        return contextlib.nullcontext()
+
+    def update_threads(self) -> ContextManager[None]:
         return contextlib.nullcontext()
 
     def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, aux: bool) -> tuple[Tensor, Tensor, int]:
@@ -94,6 +101,7 @@ class DenseEngine:
                                        opts.sets_per_step, gen, valid)
         self.chunk = model.fused_chunk
         self.native = runs_native(model, video.device)
+        self.threads = torch.get_num_threads()  # the kernels' (set again where the fitting loop starts)
         self.inbetween = InBetween(video, model.config.gop_size, opts, gen) \
             if opts.inbetween_weight > 0 and mask is None and T > 1 else None
 
@@ -102,8 +110,12 @@ class DenseEngine:
         if not self.native:
             yield
             return
-        with native.threads_for_kernels(torch.get_num_threads()), cpu_threads(1):
+        self.threads = torch.get_num_threads()
+        with native.threads_for_kernels(self.threads), cpu_threads(1):
             yield
+
+    def update_threads(self) -> ContextManager[None]:
+        return cpu_threads(self.threads) if self.native else contextlib.nullcontext()
 
     def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, aux: bool) -> tuple[Tensor, Tensor, int]:
         batch = gather_batch(self.by_pixel, self.sampler.next(), self.keep)

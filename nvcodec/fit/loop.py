@@ -281,7 +281,8 @@ class _Run:
         self.opt.zero_grad(set_to_none=True)
         total.backward()
         _hand_over_grads(self.aliases)
-        self.opt.step()
+        with self.engine.update_threads():
+            self.opt.step()
         state.step += 1
         state.samples += samples
         self.reporter.add_loss(mse)

@@ -1,5 +1,6 @@
 """Fitting kernels in C, compiled at first use: the dense kernel for a point set
-(`point_set.c`) and the bilinear grid lookup with its gradient (`grid_lookup.c`).
+(`point_set.c`), the bilinear grid lookup with its gradient (`grid_lookup.c`) and the grids'
+coding-cost proxy with its gradient (`coding_cost.c`).
 
 Eager torch ops left the dense kernel at 3.2-3.6x its arithmetic floor on CPU: between the
 matrix products of a frame sit ~40 elementwise passes that no eager op fuses, and a grid lookup
@@ -45,6 +46,7 @@ _SIGNATURES = {
     "nvc_sincos": (None, [_I64, _PTR, _PTR, _PTR]),
     "nvc_grid_forward": (None, [_I64] * 5 + [_PTR] * 5),
     "nvc_grid_backward": (None, [_I64] * 5 + [_PTR] * 5),
+    "nvc_coding_cost": (_F64, [_I64] * 4 + [_PTR] + [_F64] * 3 + [_PTR]),
 }
 
 
@@ -198,4 +200,10 @@ def grid_lookup():
     return None if lib is None else (lib.nvc_grid_forward, lib.nvc_grid_backward)
 
 
-__all__ = ["point_set", "sincos", "grid_lookup", "pool", "side_by_side", "threads", "threads_for_kernels", "enabled", "SWITCH"]
+def coding_cost():
+    """The compiled coding-cost proxy of one grid level (nvc_coding_cost), or None."""
+    lib = _load("coding_cost", ()) if enabled() else None
+    return None if lib is None else lib.nvc_coding_cost
+
+
+__all__ = ["point_set", "sincos", "grid_lookup", "coding_cost", "pool", "side_by_side", "threads", "threads_for_kernels", "enabled", "SWITCH"]

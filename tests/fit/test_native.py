@@ -237,7 +237,7 @@ def test_a_fit_builds_its_kernels_before_its_clock_starts(monkeypatch, tmp_path)
         opts = FitOptions(steps=2, device="cpu", engine="dense", points_per_set=32, sets_per_step=2,
                           eval_pixels=256, clock=clock)
         fit(model, video, opts)
-        assert events.count("build") == 2  # the point-set kernel of this shape and the grid lookup
+        assert events.count("build") == 3  # the point-set kernel of this shape, the grid lookup, the proxy
         assert events.index("clock") > max(i for i, e in enumerate(events) if e == "build"), events[:8]
     finally:
         native._load.cache_clear()
