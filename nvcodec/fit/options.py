@@ -76,8 +76,9 @@ class FitOptions:
     # the latent's GOP-to-GOP change, added to the MSE (off at 0)
     grid_smoothness: float = 0.0
     grid_steadiness: float = 0.0
-    # the proxy's cost grows with the grids (110 ms of a 160 ms step at 720p, 0.3 bpp, 1
-    # thread): it is added every `regularize_every` steps, weighted that many times more
+    # the proxy's cost grows with the grids (through autograd 110 ms of a 160 ms step at 720p,
+    # 0.3 bpp, 1 thread; ~5 ms at 0.1 bpp in C): it is added every `regularize_every` steps,
+    # weighted that many times more
     regularize_every: int = 8
     codec_refreshes: int = 4  # 2 and 6 were within noise of each other
     finetune_fraction: float = 0.0

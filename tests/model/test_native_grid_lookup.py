@@ -80,3 +80,17 @@ def test_decoding_and_coordinate_gradients_keep_the_torch_lookup(monkeypatch):
     coords.requires_grad_()
     grids.grid_lookup(tables, coords, index).sum().backward()
     assert coords.grad is not None and coords.grad.abs().sum() > 0
+
+
+def test_a_nan_coordinate_reads_the_first_cell():
+    """A NaN position clamps to 0 in the C lookup: the value of the grid's first cell, never a
+    read outside the table (only a hostile or degenerate model can produce one)."""
+    if native.grid_lookup() is None:
+        pytest.skip("no C compiler here (or the kernel did not build): the torch lookup is what runs")
+    tables = _tables(3, 2)
+    coords = torch.tensor([[float("nan"), float("nan")], [float("nan"), 0.0]])
+    index = torch.tensor([2, 1])
+    out = grids.grid_lookup(tables, coords, index).detach()
+    for lev, t in enumerate(tables):
+        assert torch.equal(out[0, 2 * lev:2 * lev + 2], t.detach()[2, :, 0, 0])
+        assert torch.equal(out[1, 2 * lev:2 * lev + 2], t.detach()[1, :, 0, 0])
