@@ -53,5 +53,5 @@ def test_the_c_kernels_ship_with_the_package():
     cfg.read(ROOT / "setup.cfg")
     patterns = [p.strip() for p in cfg["options.package_data"]["nvcodec.native"].split(",")]
     sources = sorted((ROOT / "nvcodec" / "native").glob("*.c"))
-    assert {s.name for s in sources} == {"point_set.c", "grid_lookup.c"}
+    assert {s.name for s in sources} == {"point_set.c", "grid_lookup.c", "coding_cost.c"}
     assert all(any(s.match(p) for p in patterns) for s in sources)
