@@ -101,7 +101,6 @@ class DenseEngine:
                                        opts.sets_per_step, gen, valid)
         self.chunk = model.fused_chunk
         self.native = runs_native(model, video.device)
-        self.threads = torch.get_num_threads()  # the kernels' (set again where the fitting loop starts)
         self.inbetween = InBetween(video, model.config.gop_size, opts, gen) \
             if opts.inbetween_weight > 0 and mask is None and T > 1 else None
 
@@ -110,12 +109,11 @@ class DenseEngine:
         if not self.native:
             yield
             return
-        self.threads = torch.get_num_threads()
-        with native.threads_for_kernels(self.threads), cpu_threads(1):
+        with native.threads_for_kernels(torch.get_num_threads()), cpu_threads(1):
             yield
 
     def update_threads(self) -> ContextManager[None]:
-        return cpu_threads(self.threads) if self.native else contextlib.nullcontext()
+        return cpu_threads(native.threads()) if self.native else contextlib.nullcontext()
 
     def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, aux: bool) -> tuple[Tensor, Tensor, int]:
         batch = gather_batch(self.by_pixel, self.sampler.next(), self.keep)

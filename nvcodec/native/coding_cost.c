@@ -43,6 +43,26 @@ static inline float sign1(float d) { return (float)(d > 0.0f) - (float)(d < 0.0f
 
 static inline float abs1(float d) { return d < 0.0f ? -d : d; }
 
+/* The gradient of value j of a row (see row_cost) from the differences to its neighbours in
+ * the fixed order y, x, t (lower neighbour, then upper); the left neighbour only where j has
+ * one. Adds the weighted |d| to the next row, GOP and column into *tail. */
+static inline float scalar_cost(const float *restrict row, const float *restrict up, const float *restrict down,
+                                const float *restrict prev, const float *restrict next, int64_t j, int64_t L,
+                                int64_t C, float ay, float ax, float at, float *tail)
+{
+    const float v = row[j];
+    const float dy = down[j] - v, dt = next[j] - v, dx = j + C < L ? row[j + C] - v : 0.0f;
+    float g = ay * sign1(v - up[j]);
+    g = g - ay * sign1(dy);
+    if (j >= C)
+        g = g + ax * sign1(v - row[j - C]);
+    g = g - ax * sign1(dx);
+    g = g + at * sign1(v - prev[j]);
+    g = g - at * sign1(dt);
+    *tail = *tail + (ay * abs1(dy) + ax * abs1(dx) + at * abs1(dt));
+    return g;
+}
+
 /* One row of L = W C values, its neighbours' rows (up/down along y, prev/next along t; a
  * missing neighbour is the row itself, whose differences are 0) and the weights ay, ax, at of
  * the three directions. Writes the row's gradient; adds the weighted |d| of the differences to
@@ -54,17 +74,8 @@ static void row_cost(const float *restrict row, const float *restrict up, const 
     const vf vy = vsplat(ay), vx = vsplat(ax), vt = vsplat(at);
     int64_t j = 0;
     /* the first column: no left neighbour */
-    for (; j < C && j < L; j++) {
-        const float v = row[j];
-        const float dy = down[j] - v, dt = next[j] - v, dx = j + C < L ? row[j + C] - v : 0.0f;
-        float g = ay * sign1(v - up[j]);
-        g = g - ay * sign1(dy);
-        g = g - ax * sign1(dx);
-        g = g + at * sign1(v - prev[j]);
-        g = g - at * sign1(dt);
-        grad[j] = g;
-        *tail = *tail + (ay * abs1(dy) + ax * abs1(dx) + at * abs1(dt));
-    }
+    for (; j < C && j < L; j++)
+        grad[j] = scalar_cost(row, up, down, prev, next, j, L, C, ay, ax, at, tail);
     /* the interior: both column neighbours, eight values at a time */
     for (; j + VL <= L - C; j += VL) {
         const vf v = vload(row + j);
@@ -79,18 +90,8 @@ static void row_cost(const float *restrict row, const float *restrict up, const 
         *acc = *acc + (vy * vabs(dy) + vx * vabs(dx) + vt * vabs(dt));
     }
     /* the rest: the last column has no right neighbour */
-    for (; j < L; j++) {
-        const float v = row[j];
-        const float dy = down[j] - v, dt = next[j] - v, dx = j + C < L ? row[j + C] - v : 0.0f;
-        float g = ay * sign1(v - up[j]);
-        g = g - ay * sign1(dy);
-        g = g + ax * sign1(v - row[j - C]);
-        g = g - ax * sign1(dx);
-        g = g + at * sign1(v - prev[j]);
-        g = g - at * sign1(dt);
-        grad[j] = g;
-        *tail = *tail + (ay * abs1(dy) + ax * abs1(dx) + at * abs1(dt));
-    }
+    for (; j < L; j++)
+        grad[j] = scalar_cost(row, up, down, prev, next, j, L, C, ay, ax, at, tail);
 }
 
 /* A level [N][H][W][C] (channels last, contiguous): returns the sum over its differences of

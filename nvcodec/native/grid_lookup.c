@@ -12,7 +12,6 @@
  * fx fy; the gradient adds w_k g into the corner rows in sample order, corner by corner (as
  * index_add_ does on CPU), so it is deterministic. Built with -ffp-contract=off.
  */
-#include <math.h>
 #include <stdint.h>
 
 #define BLOCK 64 /* samples whose corners are computed together */
