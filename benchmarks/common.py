@@ -164,6 +164,27 @@ def machine_line(meta: Mapping[str, Any]) -> str:
 
 # ------------------------------------------------------------------ result files
 
+def alternate_bursts(step, switch, bursts: int, per_burst: int = 8) -> dict[str, list[float]]:
+    """Milliseconds per call of `step()` in bursts of `per_burst` calls, side A (`switch("A")`)
+    and side B alternating A B, then B A, ..., after one unmeasured burst of each: an in-process
+    A/B in which a drift of a shared machine falls on both sides."""
+    import time
+
+    ms: dict[str, list[float]] = {"A": [], "B": []}
+    for v in "AB":
+        switch(v)
+        for _ in range(per_burst):
+            step()
+    for b in range(bursts):
+        for v in ("AB" if b % 2 == 0 else "BA"):
+            switch(v)
+            t0 = time.perf_counter()
+            for _ in range(per_burst):
+                step()
+            ms[v].append((time.perf_counter() - t0) / per_burst * 1e3)
+    return ms
+
+
 def fmt(v: Any, digits: int = 3) -> str:
     """A table cell: floats rounded, None/NaN as '-'."""
     if v is None:

@@ -6,7 +6,8 @@ latent alone. So a training batch made of point sets — random pixels of one GO
 in up to `frames_per_set` of its frames — needs the grid lookups and the modulator once per
 pixel, not once per pixel and frame; per sample only the synthesis layers remain. All sets of
 a step run their forward and backward inside one autograd Function (`_PointSetMSE`), like
-`siren.fused_mse`; the grid lookups of all sets are one `grid_lookup` call. On CPU the
+`siren.fused_mse`; the latent of all sets' points is one `NVTM.gop_features` call (one C call
+on a CPU fit: `model.point_features`). On CPU the
 function runs each set through a C kernel (`nvcodec.native`, block by block of points, every
 frame of the block in turn, 1.6-1.8x faster a step); elsewhere, or without a C compiler, through
 torch ops chunk by chunk.
@@ -31,7 +32,7 @@ import torch
 from torch import Tensor
 
 from ..model import siren, trig
-from ..model.nvtm import NVTM
+from ..model.nvtm import NVTM, pixel_axis
 from .. import native
 
 
@@ -130,15 +131,25 @@ class SetFrames:
     weight: Tensor | None = None
 
 
+@dataclass
 class _FrameFactors:
     """The per-frame factors of a set's first layer: cos and sin of t c (c the time column,
     omega folded in) [F, W], and t omega_first per frame (the time column's gradient factor)."""
 
-    def __init__(self, c_t: Tensor, part: SetFrames, om1: float):
-        tc = part.tn.to(c_t.dtype).unsqueeze(1) * c_t
-        self.cos_t, self.sin_t = torch.cos(tc).contiguous(), torch.sin(tc).contiguous()
-        self.tf = (part.tn.to(c_t.dtype) * om1).contiguous()
-        self.part = part
+    cos_t: Tensor
+    sin_t: Tensor
+    tf: Tensor
+    part: SetFrames
+
+
+def _frame_factors(c_t: Tensor, parts: Sequence[SetFrames], om1: float) -> list[_FrameFactors]:
+    """`_FrameFactors` of every set, computed for all their frames at once (elementwise: the same
+    values as set by set, in a few ops instead of a few per set)."""
+    tn = torch.cat([p.tn for p in parts]).to(c_t.dtype)
+    tc = tn.unsqueeze(1) * c_t
+    sizes = [p.tn.shape[0] for p in parts]
+    return [_FrameFactors(c, s, f, p) for c, s, f, p in
+            zip(torch.cos(tc).split(sizes), torch.sin(tc).split(sizes), (tn * om1).split(sizes), parts)]
 
 
 class _PointSetCall:
@@ -156,7 +167,7 @@ class _PointSetCall:
         om1, om = spec.omega_first, spec.omega
         self.w_xy, self.b1 = syn_w[0][:, :2] * om1, syn_b[0] * om1
         c_t = syn_w[0][:, 2] * om1  # the first layer's time column, omega folded in
-        self.sets = [_FrameFactors(c_t, p, om1) for p in parts]
+        self.sets = _frame_factors(c_t, parts, om1)
         self.ws_om = [None] + [w * om for w in syn_w[1:]]
         self.bs_om = [None] + [b * om for b in syn_b[1:]]
         self.g_w1_t = torch.zeros_like(c_t)
@@ -326,7 +337,8 @@ class _NativeSet:
             r0, r1 = sets[i].part.rows
             return self._one(sets[i], xy[r0:r1], z[r0:r1], None if dz is None else dz[r0:r1], grads[i])
 
-        sq = native.side_by_side(one, list(range(len(sets))), native.threads())
+        samples = [fs.part.target.shape[0] * (fs.part.rows[1] - fs.part.rows[0]) for fs in sets]
+        sq = native.side_by_side(one, list(range(len(sets))), native.threads(), samples)
         for g in grads:
             self.total.add_(g)
         return sum(sq)
@@ -416,6 +428,10 @@ def pixel_major(video: Tensor) -> Tensor:
 def _sample_rows(sets: list[PointSet], frames: int, device: torch.device) -> Tensor:
     """Row p T + t of a `pixel_major` clip (viewed [H * W * T, ...]) for every sample of `sets`,
     set after set, each [F, P] frame-major, flattened."""
+    if len({(len(part.frames), part.pixels.numel()) for part in sets}) == 1:  # the usual step: one shape, one op chain
+        pix = torch.stack([part.pixels for part in sets]).to(device)
+        at = torch.tensor([part.frames for part in sets], device=device)
+        return (pix.unsqueeze(1) * frames + at.unsqueeze(2)).reshape(-1)
     rows = [part.pixels.to(device).unsqueeze(0) * frames + torch.tensor(part.frames, device=device).unsqueeze(1)
             for part in sets]
     return torch.cat([r.reshape(-1) for r in rows])
@@ -448,15 +464,11 @@ def _point_set_inputs(model: NVTM, sets: list[PointSet], latent: list[Tensor],
     nothing else)."""
     like = model.norm_bounds
     pix = torch.cat([p.pixels for p in sets]).to(like.device)
-    xy = torch.stack([(pix % model.width).to(like.dtype) + 0.5,
-                      torch.div(pix, model.width, rounding_mode="floor").to(like.dtype) + 0.5], dim=1)
-    xy = xy / torch.tensor([model.width, model.height], dtype=like.dtype, device=like.device)
-    counts = [p.pixels.numel() for p in sets]
-    gop_time = torch.tensor([float(p.gop * model.config.gop_size) for p in sets], dtype=like.dtype,
-                            device=like.device).repeat_interleave(torch.tensor(counts, device=like.device))
-    # one "frame" per point (its GOP's first frame) so that every set reads its own GOP
-    pts = xy.unsqueeze(1)
-    z = model._features(pts, gop_time, pts.new_zeros(len(pix), 1, 2 * len(model.config.neighbors)), latent, static)
+    gop = torch.tensor([p.gop for p in sets], device=like.device).repeat_interleave(
+        torch.tensor([p.pixels.numel() for p in sets], device=like.device))
+    z = model.gop_features(pix, gop, latent, static)
+    xs, ys = (pixel_axis(n, like.dtype, like.device) for n in (model.width, model.height))
+    xy = torch.stack([xs[pix % model.width], ys[torch.div(pix, model.width, rounding_mode="floor")]], dim=1)
     return xy * 2 - 1, z
 
 
@@ -472,9 +484,10 @@ def dense_loss(model: NVTM, batch: DenseBatch, substitutes: dict[str, Tensor] | 
     names = {id(p): k for k, p in model.weight_tensors().items()}
     ws = [subs.get(names[id(w)], w) for w in model.base.weight_list()]
     xy, z = _point_set_inputs(model, batch.sets, latent, static)
+    times = model._time_input(torch.tensor([f for part in batch.sets for f in part.frames], dtype=z.dtype,
+                                            device=z.device)).split([len(part.frames) for part in batch.sets])
     parts, row = [], 0
-    for part, rgb, w in zip(batch.sets, batch.rgb, batch.weight):
-        tn = model._time_input(torch.tensor(part.frames, dtype=z.dtype, device=z.device))
+    for part, tn, rgb, w in zip(batch.sets, times, batch.rgb, batch.weight):
         parts.append(SetFrames((row, row + part.pixels.numel()), tn, rgb, w))
         row += part.pixels.numel()
     return point_sets_sse(model.base.spec, ws, xy, z, parts, chunk) / max(batch.count, 1.0)

@@ -36,6 +36,7 @@ from .flow import HyperFlow
 from .flow import weight_count as flow_weight_count
 from .grids import grid_lookup, lattice_lookup, new_grid
 from .normalize import compute_bounds, normalize, normalize_axis
+from .point_features import native_gop_features
 
 MAX_DIM = 1 << 15
 MAX_FRAMES = 1 << 20
@@ -219,6 +220,33 @@ class NVTM(nn.Module):
             feats.append(grid_lookup(static, xy_flat))
         return torch.cat(feats, dim=1)
 
+    def gop_features(self, pix: Tensor, gop: Tensor, latent: Sequence[Tensor] | None = None,
+                     static: Sequence[Tensor] | None = None) -> Tensor:
+        """`_features` of a model without an alignment flow at the pixels pix [P] (flat y W + x) of
+        GOPs gop [P], the same values: the normalisation acts on each axis alone, so it runs on
+        the axes of every grid and the points gather it (in C on a CPU fit:
+        `point_features.native_gop_features`, the same floats)."""
+        assert self.flow is None, "gop_features is the latent of a model without an alignment flow"
+        latent = list(self.latent) if latent is None else list(latent)
+        static = list(self.static) if static is None else list(static)
+        b = self.norm_bounds  # [grids, 4]
+        z = native_gop_features(pix, gop, self.config.neighbors, b, (self.width, self.height), latent, static)
+        if z is not None:
+            return z
+        px, py = pix % self.width, torch.div(pix, self.width, rounding_mode="floor")
+        xs, ys = pixel_axis(self.width, b.dtype, b.device), pixel_axis(self.height, b.dtype, b.device)
+        nx = normalize_axis(xs.unsqueeze(0), b[:, 0:1], b[:, 2:3])  # [grids, W]
+        ny = normalize_axis(ys.unsqueeze(0), b[:, 1:2], b[:, 3:4])
+        coords, gidx = [], []
+        for p in self.config.neighbors:
+            g = gop + p
+            coords.append(torch.stack([nx[g, px], ny[g, py]], dim=1))
+            gidx.append(g)
+        feats = list(grid_lookup(latent, torch.cat(coords), torch.cat(gidx)).split(pix.shape[0], dim=0))
+        if static:
+            feats.append(grid_lookup(static, torch.stack([xs[px], ys[py]], dim=1)))
+        return torch.cat(feats, dim=1)
+
     def forward(self, xy: Tensor, t: Tensor, target: Tensor | None = None, return_flow: bool = False):
         """See `forward_frames` (target=None) and `fit_loss` (target given)."""
         fr, pts = xy.shape[0], xy.shape[1]
@@ -349,11 +377,15 @@ def _scale_grad(x: Tensor, scale: float) -> Tensor:
     return x.detach() if scale == 0 else _ScaleGrad.apply(x, scale)
 
 
+def pixel_axis(size: int, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> Tensor:
+    """[size] normalised coordinates (i + 0.5) / size of the pixel centres along an axis."""
+    return (torch.arange(size, dtype=dtype, device=device) + 0.5) / size
+
+
 def pixel_centres(width: int, height: int, device: torch.device | str | None = None) -> Tensor:
     """[H*W, 2] normalised (x, y) of every pixel centre, raster order."""
-    xs = (torch.arange(width, dtype=torch.float32, device=device) + 0.5) / width
-    ys = (torch.arange(height, dtype=torch.float32, device=device) + 0.5) / height
+    xs, ys = pixel_axis(width, device=device), pixel_axis(height, device=device)
     return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1).reshape(-1, 2)
 
 
-__all__ = ["NVTM", "pixel_centres", "weight_count"]
+__all__ = ["NVTM", "pixel_axis", "pixel_centres", "weight_count"]

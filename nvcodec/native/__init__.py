@@ -47,6 +47,8 @@ _SIGNATURES = {
     "nvc_grid_forward": (None, [_I64] * 5 + [_PTR] * 5),
     "nvc_grid_backward": (None, [_I64] * 5 + [_PTR] * 5),
     "nvc_coding_cost": (_F64, [_I64] * 4 + [_PTR] + [_F64] * 3 + [_PTR]),
+    "nvc_point_features": (None, [_I64] * 3 + [_PTR] * 2 + [_I64] * 3 + [_PTR] * 2 + [_I64] * 3 + [_PTR] * 5),
+    "nvc_point_features_backward": (None, [_I64] * 7 + [_PTR] * 5),
 }
 
 
@@ -187,11 +189,54 @@ def pool(workers: int) -> ThreadPoolExecutor:
     return _pool(workers, os.getpid())
 
 
-def side_by_side(fn, items: list, workers: int) -> list:
-    """[fn(x) for x in items] on up to `workers` of the kernels' threads (in order; in this
-    thread when one is enough)."""
+#: items (samples, points) per thread below which a second thread costs more than it saves
+#: (a task handed to a sleeping pool thread costs ~0.1 ms on a 2-core VM)
+MIN_PER_THREAD = 2048
+
+
+def ranges(count: int, minimum: int = MIN_PER_THREAD) -> list[tuple[int, int]]:
+    """[0, count) cut into up to `threads()` contiguous ranges of near-equal size, each at least
+    `minimum` long (one range when count is small)."""
+    parts = max(1, min(threads(), count // max(1, minimum)))
+    cuts = [count * i // parts for i in range(parts + 1)]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def _runs(items: list, workers: int, costs: list[float] | None) -> list[list]:
+    """`items` cut into `workers` contiguous runs of near-equal count, or of near-equal total cost."""
+    if costs is None:
+        cuts = [len(items) * i // workers for i in range(workers + 1)]
+    else:
+        total, acc, cuts = float(sum(costs)), 0.0, [0]
+        for i, c in enumerate(costs):
+            target = total * len(cuts) / workers
+            if len(cuts) < workers and acc + c >= target:
+                # cut before item i or after it, whichever lands nearer the target
+                cuts.append(i if i > cuts[-1] and target - acc < acc + c - target else i + 1)
+            acc += c
+        cuts += [len(items)] * (workers + 1 - len(cuts))
+    return [items[a:b] for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+
+def side_by_side(fn, items: list, workers: int, costs: list[float] | None = None) -> list:
+    """[fn(x) for x in items] on up to `workers` threads, in order: the items cut into contiguous
+    runs (of near-equal `costs` where given), the first run in this thread and each other run as
+    one task of the pool. A task handed to a sleeping pool thread costs ~0.1 ms on a 2-core VM,
+    so one task per item and an idle caller cost more than the work of a small item."""
     workers = min(len(items), workers)
-    return list(pool(workers).map(fn, items)) if workers > 1 else [fn(x) for x in items]
+    if workers <= 1:
+        return [fn(x) for x in items]
+    runs = _runs(items, workers, costs)
+    tasks = [pool(workers - 1).submit(lambda run: [fn(x) for x in run], run) for run in runs[1:]]
+    try:
+        out = [fn(x) for x in runs[0]]
+    except BaseException:
+        for task in tasks:  # nothing may still write into the caller's buffers
+            task.exception()
+        raise
+    for task in tasks:
+        out.extend(task.result())
+    return out
 
 
 def grid_lookup():
@@ -200,10 +245,16 @@ def grid_lookup():
     return None if lib is None else (lib.nvc_grid_forward, lib.nvc_grid_backward)
 
 
+def point_features():
+    """The compiled latent of points (nvc_point_features, nvc_point_features_backward), or None."""
+    lib = _load("grid_lookup", ()) if enabled() else None
+    return None if lib is None else (lib.nvc_point_features, lib.nvc_point_features_backward)
+
+
 def coding_cost():
     """The compiled coding-cost proxy of one grid level (nvc_coding_cost), or None."""
     lib = _load("coding_cost", ()) if enabled() else None
     return None if lib is None else lib.nvc_coding_cost
 
 
-__all__ = ["point_set", "sincos", "grid_lookup", "coding_cost", "pool", "side_by_side", "threads", "threads_for_kernels", "enabled", "SWITCH"]
+__all__ = ["point_set", "sincos", "grid_lookup", "point_features", "coding_cost", "pool", "side_by_side", "ranges", "threads", "threads_for_kernels", "enabled", "SWITCH"]

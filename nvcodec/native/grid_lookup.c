@@ -164,3 +164,78 @@ void nvc_grid_backward(int64_t levels, int64_t l0, int64_t l1, int64_t samples, 
 #undef BACKWARD
     }
 }
+
+/* ------------------------------------------------------------------ the latent of points */
+
+/* The latent of points of a model without an alignment flow (nvcodec/model/point_features.py):
+ * point p is pixel pix[p] = y W + x of GOP gop[p]. For each neighbour j < nn its coordinates
+ * ((x + 0.5) / W, (y + 0.5) / H) normalised by the bounds {lo x, lo y, hi x, hi y} of grid
+ * g = gop[p] + nb[j] ((c - lo) / (hi - lo), NaN to 0, clamped to [0, 1]: the float steps of
+ * normalize.normalize_axis) look up the nlat latent levels of grid g; the coordinates
+ * themselves look up the nstat static levels. dims, tables: latent levels, then static ones.
+ * z[p] = latent levels of neighbour 0, of neighbour 1, ..., static levels (Z floats). coords
+ * [(nn + 1) P][2] and gidx [nn P] (written) are what the gradient reads: neighbour j's point p
+ * at row j P + p, the static lookup's at nn P + p. Points p0 <= p < p1 only: calls for
+ * disjoint ranges may run side by side. */
+void nvc_point_features(int64_t P, int64_t p0, int64_t p1, const int64_t *pix, const int64_t *gop, int64_t W,
+                        int64_t H, int64_t nn, const int64_t *nb, const float *bounds, int64_t nlat, int64_t nstat,
+                        int64_t channels, const int64_t *dims, const float *const *tables, float *coords,
+                        int64_t *gidx, float *z)
+{
+    const int64_t Z = (nn * nlat + nstat) * channels;
+    const float fw = (float)W, fh = (float)H;
+    for (int64_t p = p0; p < p1; p++) {
+        const float cx = ((float)(pix[p] % W) + 0.5f) / fw, cy = ((float)(pix[p] / W) + 0.5f) / fh;
+        for (int64_t j = 0; j < nn; j++) {
+            const int64_t g = gop[p] + nb[j];
+            const float *b = bounds + 4 * g;
+            float nx = (cx - b[0]) / (b[2] - b[0]), ny = (cy - b[1]) / (b[3] - b[1]);
+            nx = nx > 0.0f ? nx : 0.0f; /* NaN and -inf to 0 */
+            ny = ny > 0.0f ? ny : 0.0f;
+            coords[2 * (j * P + p)] = nx < 1.0f ? nx : 1.0f;
+            coords[2 * (j * P + p) + 1] = ny < 1.0f ? ny : 1.0f;
+            gidx[j * P + p] = g;
+        }
+        coords[2 * (nn * P + p)] = cx;
+        coords[2 * (nn * P + p) + 1] = cy;
+    }
+    for (int64_t l = 0; l < nlat + nstat; l++) {
+        struct level v;
+        level_of(dims + 3 * l, &v);
+        const int latent = l < nlat;
+        for (int64_t j = 0; j < (latent ? nn : 1); j++) {
+            const int64_t row0 = (latent ? j * P : nn * P) + p0;
+            float *out = z + p0 * Z + (latent ? j * nlat + l : nn * nlat + l - nlat) * channels;
+            const int64_t *gi = latent ? gidx + row0 : 0;
+#define FORWARD(C) forward_level(p1 - p0, C, coords + 2 * row0, gi, &v, tables[l], out, Z)
+            BY_CHANNELS(FORWARD)
+#undef FORWARD
+        }
+    }
+}
+
+/* The gradient of nvc_point_features for the levels l0 <= l < l1 (latent levels, then static):
+ * grads[l][row, c] += sum over points (neighbour after neighbour) and corners of w_k dz[p, col]
+ * (grads[l] NULL: none). Each level adds into its own table in a fixed order, so calls for
+ * disjoint level ranges may run side by side. */
+void nvc_point_features_backward(int64_t P, int64_t l0, int64_t l1, int64_t nn, int64_t nlat, int64_t nstat,
+                                 int64_t channels, const float *coords, const int64_t *gidx, const int64_t *dims,
+                                 const float *dz, float *const *grads)
+{
+    const int64_t Z = (nn * nlat + nstat) * channels;
+    for (int64_t l = l0; l < l1; l++) {
+        if (!grads[l])
+            continue;
+        struct level v;
+        level_of(dims + 3 * l, &v);
+        const int latent = l < nlat;
+        for (int64_t j = 0; j < (latent ? nn : 1); j++) {
+            const int64_t row0 = latent ? j * P : nn * P;
+            const float *go = dz + (latent ? j * nlat + l : nn * nlat + l - nlat) * channels;
+            const int64_t *gi = latent ? gidx + row0 : 0;
+#define BACKWARD(C) backward_level(P, C, coords + 2 * row0, gi, &v, go, Z, grads[l])
+            BY_CHANNELS(BACKWARD)
+#undef BACKWARD
+        }
+    }
+}

@@ -1,0 +1,99 @@
+"""The latent of a fitting step's points, for a model without an alignment flow, in one C call.
+
+`NVTM.gop_features` defines it with torch ops: per neighbour the pixel's coordinates normalised
+by its grid's bounds and a lookup of the latent levels, then a lookup of the static levels. On
+the dense engine's step at 720p that was ~40 small torch ops and two lookup calls, ~2.3 ms of
+glue around ~1 ms of lookups (one thread). Here the coordinates, both families' lookups and
+their gradient are one C call each way (`native/grid_lookup.c`, nvc_point_features), with the
+same float steps, so the same values and gradients (tests/model/test_point_features.py).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from .. import native
+from .grids import _flat
+
+def _applies(pix: Tensor, bounds: Tensor, tables: Sequence[Tensor]) -> bool:
+    """Fitting (a table needs a gradient: other uses keep the torch path), CPU float32,
+    channels-last tables of one channel count."""
+    if not (torch.is_grad_enabled() and any(t.requires_grad for t in tables)):
+        return False
+    if pix.device.type != "cpu" or bounds.dtype != torch.float32 or bounds.device.type != "cpu":
+        return False
+    c = tables[0].shape[1]
+    return all(t.dtype == torch.float32 and t.device.type == "cpu" and t.shape[1] == c and _flat(t).is_contiguous()
+               for t in tables)
+
+
+def native_gop_features(pix: Tensor, gop: Tensor, neighbors: Sequence[int], bounds: Tensor, size: tuple[int, int],
+                        latent: Sequence[Tensor], static: Sequence[Tensor]) -> Tensor | None:
+    """`NVTM.gop_features` in C (pix, gop [P] int64; bounds [grids, 4]; size (W, H)), or None where
+    it does not apply (the caller then runs the torch ops)."""
+    tables = [*latent, *static]
+    if not latent or pix.numel() == 0 or not _applies(pix, bounds, tables):
+        return None
+    kernels = native.point_features()
+    if kernels is None:
+        return None
+    return _NativePointFeatures.apply(kernels, pix.to(torch.int64).contiguous(), gop.to(torch.int64).contiguous(),
+                                      tuple(int(n) for n in neighbors), bounds.contiguous(), size, len(latent),
+                                      *tables)
+
+
+class _NativePointFeatures(torch.autograd.Function):
+    """z [P, Z] of `native_gop_features`: the forward on point ranges side by side (each writes its
+    own rows), the gradient on level ranges side by side (each adds into its own tables)."""
+
+    @staticmethod
+    def forward(ctx, kernels, pix: Tensor, gop: Tensor, neighbors: tuple[int, ...],  # type: ignore[override]
+                bounds: Tensor, size: tuple[int, int], nlat: int, *tables: Tensor) -> Tensor:
+        p, nn, c = pix.shape[0], len(neighbors), tables[0].shape[1]
+        nstat = len(tables) - nlat
+        dims = torch.tensor([[t.shape[0], t.shape[2], t.shape[3]] for t in tables], dtype=torch.int64)
+        nb = torch.tensor(neighbors, dtype=torch.int64)
+        ptrs = (ctypes.c_void_p * len(tables))(*[_flat(t).data_ptr() for t in tables])
+        coords = bounds.new_empty((nn + 1) * p, 2)
+        gidx = torch.empty(nn * p, dtype=torch.int64)
+        z = bounds.new_empty(p, (nn * nlat + nstat) * c)
+        w, h = size
+
+        def part(r: tuple[int, int]) -> None:
+            kernels[0](p, r[0], r[1], pix.data_ptr(), gop.data_ptr(), w, h, nn, nb.data_ptr(), bounds.data_ptr(),
+                       nlat, nstat, c, dims.data_ptr(), ptrs, coords.data_ptr(), gidx.data_ptr(), z.data_ptr())
+
+        ranges = native.ranges(p)
+        native.side_by_side(part, ranges, len(ranges))
+        ctx.kernels, ctx.dims, ctx.counts = kernels, dims, (p, nn, nlat, nstat, c)
+        ctx.shapes = [tuple(t.shape) for t in tables]
+        ctx.save_for_backward(coords, gidx)
+        return z
+
+    @staticmethod
+    def backward(ctx, dz: Tensor):  # type: ignore[override]
+        coords, gidx = ctx.saved_tensors
+        p, nn, nlat, nstat, c = ctx.counts
+        dz = dz.contiguous()
+        grads: list[Tensor | None] = []
+        for i, (n, ch, h, w) in enumerate(ctx.shapes):
+            grads.append(torch.empty(n, h, w, ch, dtype=dz.dtype) if ctx.needs_input_grad[7 + i] else None)
+        ptrs = (ctypes.c_void_p * len(grads))(*[0 if g is None else g.data_ptr() for g in grads])
+
+        def level(i: int) -> None:
+            if grads[i] is not None:
+                grads[i].zero_()  # in the thread that adds into it, while it is in that core's cache
+                ctx.kernels[1](p, i, i + 1, nn, nlat, nstat, c, coords.data_ptr(), gidx.data_ptr(),
+                               ctx.dims.data_ptr(), dz.data_ptr(), ptrs)
+
+        # levels in runs of near-equal samples (a latent level has one per point and neighbour)
+        samples = [nn if i < nlat else 1 for i in range(len(grads))]
+        native.side_by_side(level, list(range(len(grads))), native.threads(), samples)
+        return (None, None, None, None, None, None, None, *[None if g is None else g.permute(0, 3, 1, 2) for g in grads])
+
+
+__all__ = ["native_gop_features"]
