@@ -29,7 +29,7 @@
 #error "NW, NM, ND, NZ and NP must be defined"
 #endif
 
-#define NB 16        /* points per block: a multiple of 4 */
+#define NB 16        /* points per block: a multiple of every vector width VL */
 #define NG (ND * NM) /* modulations of all layers, side by side */
 #define ALWAYS static inline __attribute__((always_inline))
 
@@ -322,34 +322,77 @@ static void frame_forward(struct block *restrict k, const struct weights *p, con
     }
 }
 
-/* h[0:NW] . w[0:NW] summed pairwise over NP terms (zero beyond NW) in a fixed order: the levels whose
- * pairs lie in different vectors as vector adds, the rest on the lanes of one vector */
-ALWAYS float dot_tree(const float *restrict h, const float *restrict w)
+/* The pairwise sums of lanes of u[0 .. count-1] (one sample's partial sums per group of G lanes,
+ * VL / G samples a vector, in order): lane j of each group plus lane j + G/2, j < G/2, into
+ * count/2 vectors of VL / (G/2) samples, in order. The shuffles only move floats, so each sum
+ * has the operands of the scalar tree p[j] + p[j + half]. */
+ALWAYS vi halves_mask(int G, int upper)
+{
+    vi m;
+    const int n = VL / G, h = G / 2;
+    for (int l = 0; l < VL; l++) {
+        const int q = l / h, j = l % h;
+        m[l] = (q < n ? q * G : VL + (q - n) * G) + j + (upper ? h : 0);
+    }
+    return m;
+}
+
+/* lanes m[l] of a and b side by side (0 .. VL-1 from a, VL .. 2VL-1 from b) */
+ALWAYS vf shuffle2(vf a, vf b, vi m)
+{
+#if defined(__GNUC__) && !defined(__clang__)
+    return __builtin_shuffle(a, b, m);
+#else
+    vf r;
+    for (int l = 0; l < VL; l++)
+        r[l] = m[l] < VL ? a[m[l]] : b[m[l] - VL];
+    return r;
+#endif
+}
+
+ALWAYS void add_halves(vf *u, int count, int G)
+{
+    const vi lo = halves_mask(G, 0), hi = halves_mask(G, 1);
+    for (int i = 0; i < count / 2; i++)
+        u[i] = shuffle2(u[2 * i], u[2 * i + 1], lo) + shuffle2(u[2 * i], u[2 * i + 1], hi);
+}
+
+/* out[b] = h[b][0:NW] . w[0:NW] for the NB rows of a block, each summed pairwise over NP terms
+ * (zero beyond NW) in a fixed order: the levels whose pairs lie in different vectors as vector
+ * adds, then the levels inside a vector for all rows at once (`add_halves`), so every sum
+ * rounds as one row's tree does */
+ALWAYS void dot_rows(const float (*restrict h)[NW], const float *restrict w, float *restrict out)
 {
 #define NVP (NP / VL > 0 ? NP / VL : 1)
-    vf v[NVP];
-    for (int i = 0; i < NVP; i++)
-        v[i] = i * VL < NW ? vload(h + i * VL) * vload(w + i * VL) : (vf){0};
-    for (int half = NVP / 2; half >= 1; half /= 2)
-        for (int i = 0; i < half; i++)
-            v[i] = v[i] + v[i + half];
+    vf u[NB];
+    for (int b = 0; b < NB; b++) {
+        vf v[NVP];
+        for (int i = 0; i < NVP; i++)
+            v[i] = i * VL < NW ? vload(h[b] + i * VL) * vload(w + i * VL) : (vf){0};
+        for (int half = NVP / 2; half >= 1; half /= 2)
+            for (int i = 0; i < half; i++)
+                v[i] = v[i] + v[i + half];
+        u[b] = v[0];
+    }
 #undef NVP
-    float p[VL];
-    vstore(p, v[0]);
-    for (int half = VL / 2; half >= 1; half /= 2)
-        for (int j = 0; j < half; j++)
-            p[j] = p[j] + p[j + half];
-    return p[0];
+#pragma GCC unroll 4
+    for (int G = VL, count = NB; G > 1; G /= 2, count /= 2)
+        add_halves(u, count, G);
+    for (int i = 0; i < NB / VL; i++)
+        vstore(out + i * VL, u[i]);
 }
 
 /* out - target into k->diff, times the weight and 2 (d sse / d out); returns the block's weighted sse */
 static double frame_diff(struct block *restrict k, const struct weights *p, int nb, const float *restrict target,
                          const float *restrict weight)
 {
+    float out[3][NB];
+    for (int o = 0; o < 3; o++)
+        dot_rows(k->h[ND - 1], p->out_w + o * NW, out[o]);
     double sq = 0.0;
     for (int b = 0; b < nb; b++)
         for (int o = 0; o < 3; o++) {
-            float d = (dot_tree(k->h[ND - 1][b], p->out_w + o * NW) + p->out_b[o]) - target[b * 3 + o];
+            float d = (out[o][b] + p->out_b[o]) - target[b * 3 + o];
             float q = d * d;
             if (weight) {
                 q = q * weight[b];
