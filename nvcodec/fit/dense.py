@@ -337,8 +337,7 @@ class _NativeSet:
             r0, r1 = sets[i].part.rows
             return self._one(sets[i], xy[r0:r1], z[r0:r1], None if dz is None else dz[r0:r1], grads[i])
 
-        samples = [fs.part.target.shape[0] * (fs.part.rows[1] - fs.part.rows[0]) for fs in sets]
-        sq = native.side_by_side(one, list(range(len(sets))), native.threads(), samples)
+        sq = native.side_by_side(one, list(range(len(sets))), native.threads())
         for g in grads:
             self.total.add_(g)
         return sum(sq)

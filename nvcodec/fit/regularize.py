@@ -80,7 +80,7 @@ class _NativeCodingCost(torch.autograd.Function):
             n, c, h, w = g.shape
             return fn(n, h, w, c, g.permute(0, 2, 3, 1).data_ptr(), ay, ax, at, grads[i].data_ptr())
 
-        total = sum(native.side_by_side(level, list(range(len(grids))), native.threads(), [g.numel() for g in grids]))
+        total = sum(native.side_by_side(level, list(range(len(grids))), native.threads()))
         ctx.grads = [t.permute(0, 3, 1, 2) for t in grads]
         return grids[0].new_tensor(total)
 

@@ -153,9 +153,8 @@ def _by_levels(fn, levels: int, *args) -> None:
 
 class _NativeLookup(torch.autograd.Function):
     """`_BilinearLookup` without a coordinate gradient, in C (`nvcodec.native`): corners and
-    weights computed per sample where they are used, not as [L, S, 4] tensors; on
-    `native.threads()` threads, the forward by ranges of samples (each writes its own rows), the
-    gradient by ranges of levels (each adds into its own tables)."""
+    weights computed per sample where they are used, not as [L, S, 4] tensors; levels side by
+    side on `native.threads()` threads (each writes its own columns and its own table)."""
 
     @staticmethod
     def forward(ctx, kernels, coords: Tensor, grid_index: Tensor | None, *tables: Tensor) -> Tensor:  # type: ignore[override]
@@ -163,17 +162,8 @@ class _NativeLookup(torch.autograd.Function):
         dims = torch.tensor([[t.shape[0], t.shape[2], t.shape[3]] for t in tables], dtype=torch.int64)
         out = coords.new_empty(coords.shape[0], len(tables) * tables[0].shape[1])
         ptrs = (ctypes.c_void_p * len(flats))(*[f.data_ptr() for f in flats])
-        levels, channels = len(tables), tables[0].shape[1]
-        stride = 4 * levels * channels  # bytes per output row
-
-        def part(r: tuple[int, int]) -> None:
-            s0, s1 = r
-            kernels[0](levels, 0, levels, s1 - s0, channels, coords.data_ptr() + 8 * s0,
-                       None if grid_index is None else grid_index.data_ptr() + 8 * s0, dims.data_ptr(), ptrs,
-                       out.data_ptr() + stride * s0)
-
-        ranges = native.ranges(coords.shape[0])
-        native.side_by_side(part, ranges, len(ranges))
+        _by_levels(kernels[0], len(tables), coords.shape[0], tables[0].shape[1], coords.data_ptr(),
+                   None if grid_index is None else grid_index.data_ptr(), dims.data_ptr(), ptrs, out.data_ptr())
         ctx.kernels, ctx.dims, ctx.shapes = kernels, dims, [tuple(t.shape) for t in tables]
         ctx.save_for_backward(coords, grid_index)
         return out

@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
@@ -47,7 +48,7 @@ _SIGNATURES = {
     "nvc_grid_forward": (None, [_I64] * 5 + [_PTR] * 5),
     "nvc_grid_backward": (None, [_I64] * 5 + [_PTR] * 5),
     "nvc_coding_cost": (_F64, [_I64] * 4 + [_PTR] + [_F64] * 3 + [_PTR]),
-    "nvc_point_features": (None, [_I64] * 3 + [_PTR] * 2 + [_I64] * 3 + [_PTR] * 2 + [_I64] * 3 + [_PTR] * 5),
+    "nvc_point_features": (None, [_I64] + [_PTR] * 2 + [_I64] * 3 + [_PTR] * 2 + [_I64] * 3 + [_PTR] * 5),
     "nvc_point_features_backward": (None, [_I64] * 7 + [_PTR] * 5),
 }
 
@@ -189,53 +190,34 @@ def pool(workers: int) -> ThreadPoolExecutor:
     return _pool(workers, os.getpid())
 
 
-#: items (samples, points) per thread below which a second thread costs more than it saves
-#: (a task handed to a sleeping pool thread costs ~0.1 ms on a 2-core VM)
-MIN_PER_THREAD = 2048
-
-
-def ranges(count: int, minimum: int = MIN_PER_THREAD) -> list[tuple[int, int]]:
-    """[0, count) cut into up to `threads()` contiguous ranges of near-equal size, each at least
-    `minimum` long (one range when count is small)."""
-    parts = max(1, min(threads(), count // max(1, minimum)))
-    cuts = [count * i // parts for i in range(parts + 1)]
-    return list(zip(cuts[:-1], cuts[1:]))
-
-
-def _runs(items: list, workers: int, costs: list[float] | None) -> list[list]:
-    """`items` cut into `workers` contiguous runs of near-equal count, or of near-equal total cost."""
-    if costs is None:
-        cuts = [len(items) * i // workers for i in range(workers + 1)]
-    else:
-        total, acc, cuts = float(sum(costs)), 0.0, [0]
-        for i, c in enumerate(costs):
-            target = total * len(cuts) / workers
-            if len(cuts) < workers and acc + c >= target:
-                # cut before item i or after it, whichever lands nearer the target
-                cuts.append(i if i > cuts[-1] and target - acc < acc + c - target else i + 1)
-            acc += c
-        cuts += [len(items)] * (workers + 1 - len(cuts))
-    return [items[a:b] for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
-
-
-def side_by_side(fn, items: list, workers: int, costs: list[float] | None = None) -> list:
-    """[fn(x) for x in items] on up to `workers` threads, in order: the items cut into contiguous
-    runs (of near-equal `costs` where given), the first run in this thread and each other run as
-    one task of the pool. A task handed to a sleeping pool thread costs ~0.1 ms on a 2-core VM,
-    so one task per item and an idle caller cost more than the work of a small item."""
+def side_by_side(fn, items: list, workers: int) -> list:
+    """[fn(x) for x in items] on up to `workers` threads, in order: this thread and `workers - 1`
+    pool threads each take the next item not yet taken until none is left. One task per pool
+    thread, not per item, and the caller working rather than waiting: a task handed to a sleeping
+    pool thread costs ~0.1 ms on a 2-core VM. Taking items as they come, not in fixed shares,
+    keeps both cores busy when the host slows one of them."""
     workers = min(len(items), workers)
     if workers <= 1:
         return [fn(x) for x in items]
-    runs = _runs(items, workers, costs)
-    tasks = [pool(workers - 1).submit(lambda run: [fn(x) for x in run], run) for run in runs[1:]]
+    out: list = [None] * len(items)
+    nexts, lock = iter(range(len(items))), threading.Lock()
+
+    def drain() -> None:
+        while True:
+            with lock:
+                i = next(nexts, None)
+            if i is None:
+                return
+            out[i] = fn(items[i])
+
+    tasks = [pool(workers - 1).submit(drain) for _ in range(workers - 1)]
     try:
-        out = [fn(x) for x in runs[0]]
-    except BaseException:
-        for task in tasks:  # nothing may still write into the caller's buffers
+        drain()
+    finally:
+        for task in tasks:  # nothing may still write into the caller's buffers when this returns
             task.exception()
-        raise
     for task in tasks:
-        out.extend(task.result())
+        task.result()
     return out
 
 
@@ -257,4 +239,4 @@ def coding_cost():
     return None if lib is None else lib.nvc_coding_cost
 
 
-__all__ = ["point_set", "sincos", "grid_lookup", "point_features", "coding_cost", "pool", "side_by_side", "ranges", "threads", "threads_for_kernels", "enabled", "SWITCH"]
+__all__ = ["point_set", "sincos", "grid_lookup", "point_features", "coding_cost", "pool", "side_by_side", "threads", "threads_for_kernels", "enabled", "SWITCH"]

@@ -175,16 +175,15 @@ void nvc_grid_backward(int64_t levels, int64_t l0, int64_t l1, int64_t samples, 
  * themselves look up the nstat static levels. dims, tables: latent levels, then static ones.
  * z[p] = latent levels of neighbour 0, of neighbour 1, ..., static levels (Z floats). coords
  * [(nn + 1) P][2] and gidx [nn P] (written) are what the gradient reads: neighbour j's point p
- * at row j P + p, the static lookup's at nn P + p. Points p0 <= p < p1 only: calls for
- * disjoint ranges may run side by side. */
-void nvc_point_features(int64_t P, int64_t p0, int64_t p1, const int64_t *pix, const int64_t *gop, int64_t W,
+ * at row j P + p, the static lookup's at nn P + p. */
+void nvc_point_features(int64_t P, const int64_t *pix, const int64_t *gop, int64_t W,
                         int64_t H, int64_t nn, const int64_t *nb, const float *bounds, int64_t nlat, int64_t nstat,
                         int64_t channels, const int64_t *dims, const float *const *tables, float *coords,
                         int64_t *gidx, float *z)
 {
     const int64_t Z = (nn * nlat + nstat) * channels;
     const float fw = (float)W, fh = (float)H;
-    for (int64_t p = p0; p < p1; p++) {
+    for (int64_t p = 0; p < P; p++) {
         const float cx = ((float)(pix[p] % W) + 0.5f) / fw, cy = ((float)(pix[p] / W) + 0.5f) / fh;
         for (int64_t j = 0; j < nn; j++) {
             const int64_t g = gop[p] + nb[j];
@@ -204,10 +203,10 @@ void nvc_point_features(int64_t P, int64_t p0, int64_t p1, const int64_t *pix, c
         level_of(dims + 3 * l, &v);
         const int latent = l < nlat;
         for (int64_t j = 0; j < (latent ? nn : 1); j++) {
-            const int64_t row0 = (latent ? j * P : nn * P) + p0;
-            float *out = z + p0 * Z + (latent ? j * nlat + l : nn * nlat + l - nlat) * channels;
+            const int64_t row0 = latent ? j * P : nn * P;
+            float *out = z + (latent ? j * nlat + l : nn * nlat + l - nlat) * channels;
             const int64_t *gi = latent ? gidx + row0 : 0;
-#define FORWARD(C) forward_level(p1 - p0, C, coords + 2 * row0, gi, &v, tables[l], out, Z)
+#define FORWARD(C) forward_level(P, C, coords + 2 * row0, gi, &v, tables[l], out, Z)
             BY_CHANNELS(FORWARD)
 #undef FORWARD
         }

@@ -245,32 +245,28 @@ def test_a_fit_builds_its_kernels_before_its_clock_starts(monkeypatch, tmp_path)
         native._load.cache_clear()
 
 
-def test_side_by_side_runs_contiguous_runs_in_order_and_balances_costs():
-    """Items cut into one contiguous run per thread (by count, or by cost), the caller taking the
-    first; results in item order; an error in the caller's run waits for the others."""
-    assert native._runs(list(range(8)), 2, None) == [[0, 1, 2, 3], [4, 5, 6, 7]]
-    assert native._runs(list(range(3)), 2, [1, 1, 10]) == [[0, 1], [2]]
-    assert native._runs(list(range(3)), 2, [10, 1, 1]) == [[0], [1, 2]]
-    assert native._runs(list(range(4)), 3, [1, 1, 1, 1]) == [[0], [1, 2], [3]]
-    sizes = [2048, 6272, 20808, 69192, 223112, 729632, 128, 288]  # a 720p grid's levels: the big one alone
-    assert native._runs(list(range(8)), 2, sizes) == [[0, 1, 2, 3, 4], [5, 6, 7]]
+def test_side_by_side_keeps_item_order_and_waits_for_every_thread():
+    """The caller and the pool threads take items as they come; results in item order; an error
+    in the caller's items comes out only once the pool's threads are done with theirs."""
     import threading
+
     where: dict[int, int] = {}
 
     def fn(x: int) -> int:
         where[x] = threading.get_ident()
+        time.sleep(0.002)
         return x * x
 
-    assert native.side_by_side(fn, list(range(7)), 3) == [x * x for x in range(7)]
-    assert where[0] == threading.get_ident() and len(set(where.values())) >= 2
+    assert native.side_by_side(fn, list(range(9)), 3) == [x * x for x in range(9)]
+    assert threading.get_ident() in where.values() and len(set(where.values())) >= 2
     done = []
 
     def slow_or_fail(x: int) -> None:
         if x == 0:
-            raise ValueError("first run")
+            raise ValueError("the caller's item")
         time.sleep(0.05)
         done.append(x)
 
     with pytest.raises(ValueError):
         native.side_by_side(slow_or_fail, [0, 1], 2)
-    assert done == [1]  # the pool's run had finished when the error came out
+    assert done == [1]  # the pool's item had finished when the error came out

@@ -70,25 +70,6 @@ def test_levels_side_by_side_give_the_bits_of_one_thread(threads):
     assert all(torch.equal(a, b) for a, b in zip(grads_1, grads_n))
 
 
-@pytest.mark.parametrize("threads", [2, 3])
-def test_samples_side_by_side_give_the_bits_of_one_thread(threads):
-    """The forward split over ranges of samples (each writes its own rows) when there are enough
-    of them: the same output as one call."""
-    if native.grid_lookup() is None:
-        pytest.skip("no C compiler here (or the kernel did not build): the torch lookup is what runs")
-    tables = _tables(3, 2)
-    samples = 3 * native.MIN_PER_THREAD + 5
-    coords, index = _coords(samples, 3)
-    grad_out = torch.randn(samples, len(RES) * 2, generator=torch.Generator().manual_seed(4))
-    with native.threads_for_kernels(1):
-        out_1, grads_1 = _run(tables, coords, index, grad_out)
-    with native.threads_for_kernels(threads):
-        assert len(native.ranges(samples)) == threads
-        out_n, grads_n = _run(tables, coords, index, grad_out)
-    assert torch.equal(out_1, out_n)
-    assert all(torch.equal(a, b) for a, b in zip(grads_1, grads_n))
-
-
 def test_decoding_and_coordinate_gradients_keep_the_torch_lookup(monkeypatch):
     """No table gradient (decoding) or a coordinate gradient (alignment flow): torch's lookup."""
     monkeypatch.setattr(native, "grid_lookup", lambda: pytest.fail("the C lookup was asked for"))

@@ -87,10 +87,10 @@ def test_the_latent_is_that_of_features_at_the_gop():
 
 
 @pytest.mark.parametrize("threads", [2, 3])
-def test_points_and_levels_side_by_side_give_the_bits_of_one_thread(threads):
+def test_levels_side_by_side_give_the_bits_of_one_thread(threads):
     _needs_kernel()
     m = _model()
-    count = 3 * native.MIN_PER_THREAD + 1
+    count = 3001
     pix, gop = _points(m, count, seed=4)
     grad = torch.randn(count, m.gop_features(pix, gop).shape[1], generator=torch.Generator().manual_seed(5))
     with native.threads_for_kernels(1):

@@ -1,15 +1,14 @@
 """A B A B of the encoder's fitting step in one process (nineteenth session): A = the step's
 glue as in commit e317ccf (kernel calls handed to the pool one item at a time while the caller
-waits; the grid lookup's forward split by levels; the points' latent through the generic
-`NVTM._features` and two lookups; sample rows and first-layer time factors set by set),
-B = this tree's (contiguous runs, the first in the caller; the lookup's forward split by
-samples; `NVTM.gop_features` in one C call each way; both in one op chain). Both give
-bit-identical steps. Bursts of 8 steps alternate A B, then B A, on the same model, so a drift of the shared
+waits; the points' latent through the generic `NVTM._features` and two grid lookups, each split
+over the threads by levels; sample rows and first-layer time factors set by set), B = this
+tree's (the caller and the pool threads taking items as they come; `NVTM.gop_features` in one
+C call each way, the forward on one thread; the rest in one op chain). Both give bit-identical
+steps. Bursts of 8 steps alternate A B, then B A, on the same model, so a drift of the shared
 machine falls on both sides. Random video bytes; every step at fraction 0.5 (the main phase).
 
     PYTHONPATH=. python benchmarks/results/step_glue/step_ab.py THREADS WxHxT BPP BURSTS
 """
-import ctypes
 import statistics
 import sys
 
@@ -19,7 +18,6 @@ from benchmarks.common import alternate_bursts
 from nvcodec import native
 from nvcodec.fit import dense, fit_preset
 from nvcodec.fit.loop import _Run
-from nvcodec.model import grids
 from nvcodec.model.nvtm import NVTM
 from nvcodec.rate.sizing import choose_config
 
@@ -32,18 +30,6 @@ torch.set_num_threads(threads)
 def previous_side_by_side(fn, items, workers, costs=None):
     workers = min(len(items), workers)
     return list(native.pool(workers).map(fn, items)) if workers > 1 else [fn(x) for x in items]
-
-
-def previous_lookup_forward(ctx, kernels, coords, grid_index, *tables):
-    flats = [grids._flat(t) for t in tables]
-    dims = torch.tensor([[t.shape[0], t.shape[2], t.shape[3]] for t in tables], dtype=torch.int64)
-    out = coords.new_empty(coords.shape[0], len(tables) * tables[0].shape[1])
-    ptrs = (ctypes.c_void_p * len(flats))(*[f.data_ptr() for f in flats])
-    grids._by_levels(kernels[0], len(tables), coords.shape[0], tables[0].shape[1], coords.data_ptr(),
-                     None if grid_index is None else grid_index.data_ptr(), dims.data_ptr(), ptrs, out.data_ptr())
-    ctx.kernels, ctx.dims, ctx.shapes = kernels, dims, [tuple(t.shape) for t in tables]
-    ctx.save_for_backward(coords, grid_index)
-    return out
 
 
 def previous_inputs(model, sets, latent, static):
@@ -75,17 +61,12 @@ def previous_frame_factors(c_t, parts, om1):
     return out
 
 
-new = (native.side_by_side, grids._NativeLookup.forward, dense._point_set_inputs, dense._sample_rows,
-       dense._frame_factors)
-old = (previous_side_by_side, staticmethod(previous_lookup_forward), previous_inputs, previous_sample_rows,
-       previous_frame_factors)
+new = (native.side_by_side, dense._point_set_inputs, dense._sample_rows, dense._frame_factors)
+old = (previous_side_by_side, previous_inputs, previous_sample_rows, previous_frame_factors)
 
 
 def side(v: str) -> None:
-    sbs, fwd, inputs, rows, factors = old if v == "A" else new
-    native.side_by_side = sbs
-    grids._NativeLookup.forward = fwd if v == "A" else staticmethod(fwd)
-    dense._point_set_inputs, dense._sample_rows, dense._frame_factors = inputs, rows, factors
+    native.side_by_side, dense._point_set_inputs, dense._sample_rows, dense._frame_factors = old if v == "A" else new
 
 
 cfg = choose_config(W, H, T, bpp).config
