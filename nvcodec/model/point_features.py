@@ -19,6 +19,7 @@ from torch import Tensor
 from .. import native
 from .grids import _flat
 
+
 def _applies(pix: Tensor, bounds: Tensor, tables: Sequence[Tensor]) -> bool:
     """Fitting (a table needs a gradient: other uses keep the torch path), CPU float32,
     channels-last tables of one channel count."""
@@ -38,6 +39,9 @@ def native_gop_features(pix: Tensor, gop: Tensor, neighbors: Sequence[int], boun
     tables = [*latent, *static]
     if not latent or pix.numel() == 0 or not _applies(pix, bounds, tables):
         return None
+    lo, hi = int(gop.min()) + min(neighbors), int(gop.max()) + max(neighbors)
+    if lo < 0 or hi >= min(latent[0].shape[0], bounds.shape[0]):  # the C code reads those rows unchecked
+        raise IndexError(f"GOP grids {lo}..{hi} outside the model's {latent[0].shape[0]}")
     kernels = native.point_features()
     if kernels is None:
         return None
@@ -89,7 +93,8 @@ class _NativePointFeatures(torch.autograd.Function):
                                ctx.dims.data_ptr(), dz.data_ptr(), ptrs)
 
         native.side_by_side(level, list(range(len(grads))), native.threads())
-        return (None, None, None, None, None, None, None, *[None if g is None else g.permute(0, 3, 1, 2) for g in grads])
+        nchw = [None if g is None else g.permute(0, 3, 1, 2) for g in grads]  # channels-last, as the tables
+        return (None, None, None, None, None, None, None, *nchw)
 
 
 __all__ = ["native_gop_features"]

@@ -239,4 +239,5 @@ def coding_cost():
     return None if lib is None else lib.nvc_coding_cost
 
 
-__all__ = ["point_set", "sincos", "grid_lookup", "point_features", "coding_cost", "pool", "side_by_side", "threads", "threads_for_kernels", "enabled", "SWITCH"]
+__all__ = ["point_set", "sincos", "grid_lookup", "point_features", "coding_cost", "pool", "side_by_side", "threads",
+           "threads_for_kernels", "enabled", "SWITCH"]

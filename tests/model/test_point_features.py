@@ -108,3 +108,12 @@ def test_without_a_gradient_the_torch_ops_run(monkeypatch):
     pix, gop = _points(m, 50)
     with torch.no_grad():
         assert m.gop_features(pix, gop).shape == (50, m.base.spec.latent_dim)
+
+
+def test_a_gop_outside_the_model_is_refused_before_the_c_code_reads_it():
+    _needs_kernel()
+    m = _model()
+    pix, gop = _points(m, 10)
+    gop[3] = m.num_gops  # its neighbour grid gop + 1 does not exist
+    with pytest.raises(IndexError):
+        m.gop_features(pix, gop)
