@@ -68,7 +68,7 @@ class _NativePointFeatures(torch.autograd.Function):
         w, h = size
 
         # on this thread: split over two threads (each reading every table into its own core's
-        # cache), the dense step ran at 0.91-0.95x a one-thread forward (CIF and 720p, 2 threads)
+        # cache), the dense step ran at 0.87-0.90x a one-thread forward (CIF and 720p, 2 threads)
         kernels[0](p, pix.data_ptr(), gop.data_ptr(), w, h, nn, nb.data_ptr(), bounds.data_ptr(), nlat, nstat, c,
                    dims.data_ptr(), ptrs, coords.data_ptr(), gidx.data_ptr(), z.data_ptr())
         ctx.kernels, ctx.dims, ctx.counts = kernels, dims, (p, nn, nlat, nstat, c)
