@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Iterator
 
@@ -214,8 +214,7 @@ def side_by_side(fn, items: list, workers: int) -> list:
     try:
         drain()
     finally:
-        for task in tasks:  # nothing may still write into the caller's buffers when this returns
-            task.exception()
+        wait(tasks)  # nothing may still write into the caller's buffers when this returns
     for task in tasks:
         task.result()
     return out

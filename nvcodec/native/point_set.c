@@ -322,10 +322,8 @@ static void frame_forward(struct block *restrict k, const struct weights *p, con
     }
 }
 
-/* The pairwise sums of lanes of u[0 .. count-1] (one sample's partial sums per group of G lanes,
- * VL / G samples a vector, in order): lane j of each group plus lane j + G/2, j < G/2, into
- * count/2 vectors of VL / (G/2) samples, in order. The shuffles only move floats, so each sum
- * has the operands of the scalar tree p[j] + p[j + half]. */
+/* where lane l of add_halves' lower (upper = 0) or upper operand comes from, among the lanes of
+ * two vectors side by side that hold groups of G lanes */
 ALWAYS vi halves_mask(int G, int upper)
 {
     vi m;
@@ -350,6 +348,10 @@ ALWAYS vf shuffle2(vf a, vf b, vi m)
 #endif
 }
 
+/* The pairwise sums of lanes of u[0 .. count-1] (one sample's partial sums per group of G lanes,
+ * VL / G samples a vector, in order): lane j of each group plus lane j + G/2, j < G/2, into
+ * count/2 vectors of VL / (G/2) samples, in order. The shuffles only move floats, so each sum
+ * has the operands of the scalar tree p[j] + p[j + half]. */
 ALWAYS void add_halves(vf *u, int count, int G)
 {
     const vi lo = halves_mask(G, 0), hi = halves_mask(G, 1);
