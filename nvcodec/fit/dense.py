@@ -28,6 +28,7 @@ import ctypes
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -113,8 +114,16 @@ class PointSetSampler:
         for _ in range(self.sets):
             k, frames = self._frames()
             pix = torch.randint(0, self.pixels, (self.points,), generator=self.gen, device=self.gen.device)
-            out.append(PointSet(k, frames, pix.sort().values))
+            out.append(PointSet(k, frames, _sorted(pix)))
         return out
+
+
+def _sorted(x: Tensor) -> Tensor:
+    """x [N] int sorted: numpy's sort on CPU, the same values in ~1/6 of torch's time at the sizes
+    of a point set (8 sorts of 512 were ~0.3 ms of a 26-ms step at 720p)."""
+    if x.device.type != "cpu":
+        return x.sort().values
+    return torch.from_numpy(np.sort(x.numpy()))
 
 
 # ------------------------------------------------------------------ the fused loss of point sets

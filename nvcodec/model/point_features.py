@@ -21,9 +21,9 @@ from .grids import _flat
 
 
 def _applies(pix: Tensor, bounds: Tensor, tables: Sequence[Tensor]) -> bool:
-    """Fitting (a table needs a gradient: other uses keep the torch path), CPU float32,
-    channels-last tables of one channel count."""
-    if not (torch.is_grad_enabled() and any(t.requires_grad for t in tables)):
+    """Fitting (autograd on: outside a fit, as in `grids.grid_lookup`, the torch path runs), CPU
+    float32, channels-last tables of one channel count."""
+    if not torch.is_grad_enabled():
         return False
     if pix.device.type != "cpu" or bounds.dtype != torch.float32 or bounds.device.type != "cpu":
         return False
@@ -45,9 +45,33 @@ def native_gop_features(pix: Tensor, gop: Tensor, neighbors: Sequence[int], boun
     kernels = native.point_features()
     if kernels is None:
         return None
-    return _NativePointFeatures.apply(kernels, pix.to(torch.int64).contiguous(), gop.to(torch.int64).contiguous(),
-                                      tuple(int(n) for n in neighbors), bounds.contiguous(), size, len(latent),
-                                      *tables)
+    args = (kernels, pix.to(torch.int64).contiguous(), gop.to(torch.int64).contiguous(),
+            tuple(int(n) for n in neighbors), bounds.contiguous(), size, len(latent))
+    if any(t.requires_grad for t in tables):
+        return _NativePointFeatures.apply(*args, *tables)
+    # a fit whose grids do not learn (the fine-tuning on the file's grids): the forward alone
+    # (through the torch ops, that phase's steps took ~40 % longer at 720p)
+    return _lookup(*args, tables)[0]
+
+
+def _lookup(kernels, pix: Tensor, gop: Tensor, neighbors: tuple[int, ...], bounds: Tensor, size: tuple[int, int],
+            nlat: int, tables: Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(z, the points' normalised coordinates per neighbour, their grid rows, the tables' dims)
+    from one C call."""
+    p, nn, c = pix.shape[0], len(neighbors), tables[0].shape[1]
+    nstat = len(tables) - nlat
+    dims = torch.tensor([[t.shape[0], t.shape[2], t.shape[3]] for t in tables], dtype=torch.int64)
+    nb = torch.tensor(neighbors, dtype=torch.int64)
+    ptrs = (ctypes.c_void_p * len(tables))(*[_flat(t).data_ptr() for t in tables])
+    coords = bounds.new_empty((nn + 1) * p, 2)
+    gidx = torch.empty(nn * p, dtype=torch.int64)
+    z = bounds.new_empty(p, (nn * nlat + nstat) * c)
+    w, h = size
+    # on this thread: split over two threads (each reading every table into its own core's
+    # cache), the dense step ran at 0.87-0.90x a one-thread forward (CIF and 720p, 2 threads)
+    kernels[0](p, pix.data_ptr(), gop.data_ptr(), w, h, nn, nb.data_ptr(), bounds.data_ptr(), nlat, nstat, c,
+               dims.data_ptr(), ptrs, coords.data_ptr(), gidx.data_ptr(), z.data_ptr())
+    return z, coords, gidx, dims
 
 
 class _NativePointFeatures(torch.autograd.Function):
@@ -57,21 +81,10 @@ class _NativePointFeatures(torch.autograd.Function):
     @staticmethod
     def forward(ctx, kernels, pix: Tensor, gop: Tensor, neighbors: tuple[int, ...],  # type: ignore[override]
                 bounds: Tensor, size: tuple[int, int], nlat: int, *tables: Tensor) -> Tensor:
-        p, nn, c = pix.shape[0], len(neighbors), tables[0].shape[1]
-        nstat = len(tables) - nlat
-        dims = torch.tensor([[t.shape[0], t.shape[2], t.shape[3]] for t in tables], dtype=torch.int64)
-        nb = torch.tensor(neighbors, dtype=torch.int64)
-        ptrs = (ctypes.c_void_p * len(tables))(*[_flat(t).data_ptr() for t in tables])
-        coords = bounds.new_empty((nn + 1) * p, 2)
-        gidx = torch.empty(nn * p, dtype=torch.int64)
-        z = bounds.new_empty(p, (nn * nlat + nstat) * c)
-        w, h = size
-
-        # on this thread: split over two threads (each reading every table into its own core's
-        # cache), the dense step ran at 0.87-0.90x a one-thread forward (CIF and 720p, 2 threads)
-        kernels[0](p, pix.data_ptr(), gop.data_ptr(), w, h, nn, nb.data_ptr(), bounds.data_ptr(), nlat, nstat, c,
-                   dims.data_ptr(), ptrs, coords.data_ptr(), gidx.data_ptr(), z.data_ptr())
-        ctx.kernels, ctx.dims, ctx.counts = kernels, dims, (p, nn, nlat, nstat, c)
+        z, coords, gidx, dims = _lookup(kernels, pix, gop, neighbors, bounds, size, nlat, tables)
+        nn = len(neighbors)
+        ctx.kernels, ctx.dims = kernels, dims
+        ctx.counts = (pix.shape[0], nn, nlat, len(tables) - nlat, tables[0].shape[1])
         ctx.shapes = [tuple(t.shape) for t in tables]
         ctx.save_for_backward(coords, gidx)
         return z

@@ -191,3 +191,31 @@ def test_mean_colour_is_the_float_mean_without_a_float_copy():
     v = torch.randint(0, 256, (5, 7, 9, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
     assert torch.equal(mean_colour(v), v.reshape(-1, 3).float().mean(0) / 255.0)  # exact sums agree bit for bit
     assert mean_colour(torch.full((2, 3, 3, 3), 255, dtype=torch.uint8)).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_mean_colour_is_the_exact_mean_of_the_clip():
+    from nvcodec.fit.loop import mean_colour
+
+    v = torch.randint(0, 256, (3, 7, 5, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    v[0, 0, 0] = torch.tensor([255, 0, 17], dtype=torch.uint8)
+    exact = v.reshape(-1, 3).double().mean(0) / 255
+    assert torch.equal(mean_colour(v), exact.to(torch.float32))
+
+
+def test_the_optimizers_first_use_import_comes_before_the_fits_clock(monkeypatch, make_clip):
+    """torch imports torch._dynamo the first time an optimizer is built (~2 s on a small VM): that
+    import must not be charged to the fit's time budget."""
+    import time
+
+    import nvcodec.fit.loop as loop
+
+    events: list[str] = []
+    real = loop._import_optimizer_machinery
+    monkeypatch.setattr(loop, "_import_optimizer_machinery", lambda: (events.append("import"), real()))
+
+    def clock() -> float:
+        events.append("clock")
+        return time.perf_counter()
+
+    fit(_model(), make_clip(T, H, W), _opts(steps=2, clock=clock))
+    assert events.index("import") < events.index("clock"), events[:4]

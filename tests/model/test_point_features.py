@@ -101,8 +101,20 @@ def test_levels_side_by_side_give_the_bits_of_one_thread(threads):
     assert all(torch.equal(g_1[k], g_n[k]) for k in g_1)
 
 
-def test_without_a_gradient_the_torch_ops_run(monkeypatch):
-    """Outside fitting (no table needs a gradient) the torch ops run, as the decoder's lookups do."""
+def test_frozen_tables_take_the_c_forward_alone():
+    """A fit whose grids do not learn (the fine-tuning on the file's grids): the C forward without
+    a backward record, the values of the learning call."""
+    _needs_kernel()
+    m = _model()
+    pix, gop = _points(m, 500, seed=6)
+    z_learning = m.gop_features(pix, gop)
+    z_frozen = m.gop_features(pix, gop, [p.detach() for p in m.latent], [p.detach() for p in m.static])
+    assert z_learning.grad_fn is not None and z_frozen.grad_fn is None
+    assert torch.equal(z_frozen, z_learning.detach())
+
+
+def test_outside_a_fit_the_torch_ops_run(monkeypatch):
+    """Without autograd (no fitting step) the torch ops run, as the decoder's lookups do."""
     monkeypatch.setattr(native, "point_features", lambda: pytest.fail("the C kernel was asked for"))
     m = _model()
     pix, gop = _points(m, 50)
