@@ -78,6 +78,13 @@ class PixelEngine:
         return mse, total, batch.rgb.shape[0] * batch.rgb.shape[1]
 
 
+#: Grid values from which the dense engine's optimizer update runs on the kernels' threads: the
+#: fitting step with the update on one thread instead of two, 2-core VM, in-process A/B
+#: (benchmarks/results/step_threads): 1.04-1.07x at 0.2-0.7 M grid values (CIF), a tie at 0.55
+#: and 1.2 M (a 360x240 crop at 0.3 bpp, 720p at 0.1), 0.92x at 4 M (720p at 0.3 bpp).
+PARALLEL_UPDATE_VALUES = 2_000_000
+
+
 class DenseEngine:
     """`sets_per_step` sets of `points_per_set` random pixels x `frames_per_set` frames of one GOP
     per step (`fit.dense`). A mask is a per-sample weight; frames with no pixel left are never
@@ -101,6 +108,7 @@ class DenseEngine:
                                        opts.sets_per_step, gen, valid)
         self.chunk = model.fused_chunk
         self.native = runs_native(model, video.device)
+        self.grid_values = sum(p.numel() for p in model.grid_tensors().values())
         self.inbetween = InBetween(video, model.config.gop_size, opts, gen) \
             if opts.inbetween_weight > 0 and mask is None and T > 1 else None
 
@@ -113,7 +121,11 @@ class DenseEngine:
             yield
 
     def update_threads(self) -> ContextManager[None]:
-        return cpu_threads(native.threads()) if self.native else contextlib.nullcontext()
+        """The kernels' threads for the update of large grids; one thread below
+        `PARALLEL_UPDATE_VALUES` (waking torch's second thread, and that core reading half of the
+        grids into its cache, cost more than it saved there)."""
+        parallel = self.native and self.grid_values >= PARALLEL_UPDATE_VALUES
+        return cpu_threads(native.threads()) if parallel else contextlib.nullcontext()
 
     def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, aux: bool) -> tuple[Tensor, Tensor, int]:
         batch = gather_batch(self.by_pixel, self.sampler.next(), self.keep)

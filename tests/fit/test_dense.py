@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from nvcodec import native
+from nvcodec.device import cpu_threads
 from nvcodec.fit import FitOptions, engines, fit
 from nvcodec.fit.dense import (PointSet, PointSetSampler, dense_loss, gather_batch, pixel_major, runs_native,
                                supports_dense)
@@ -146,3 +147,20 @@ def test_dense_fit_is_deterministic_and_beats_the_mean_colour():
     # a ramp's mean colour scores ~10.8 dB; 300 dense steps of a working fit clear it by far
     assert ra.psnr > float(mean_psnr) + 6, (ra.psnr, float(mean_psnr))
     assert ra.samples > 0 and ra.passes > 0
+
+
+@pytest.mark.parametrize("threshold, parallel", [(0, True), (10 ** 9, False)])
+def test_the_update_takes_the_kernels_threads_only_for_large_grids(threshold, parallel, monkeypatch):
+    """The optimizer's update runs on the kernels' threads from `PARALLEL_UPDATE_VALUES` grid
+    values on, on the fitting loop's one torch thread below."""
+    m = NVTM(NVTMConfig.tiny().replace(alignment="none"), W, H, T, seed=1)
+    video = torch.randint(0, 256, (T, H, W, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    engine = engines.DenseEngine(m, video, FitOptions(steps=1, device="cpu"), torch.Generator().manual_seed(0), None)
+    if not engine.native:
+        pytest.skip("no C kernels here: the update follows torch's own threading")
+    monkeypatch.setattr(engines, "PARALLEL_UPDATE_VALUES", threshold)
+    with cpu_threads(2):  # what a two-thread fit starts from
+        with engine.fitting_threads():
+            with engine.update_threads():
+                inside = torch.get_num_threads()
+    assert inside == (2 if parallel else 1)
