@@ -25,7 +25,7 @@ against `NVTM.fit_loss` on the same samples.
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -128,16 +128,38 @@ def _sorted(x: Tensor) -> Tensor:
 
 # ------------------------------------------------------------------ the fused loss of point sets
 
+@dataclass(frozen=True)
+class ClipSamples:
+    """Where a point set's targets are, without a float copy: the 8-bit samples of its `pixels`
+    [P] in frames `frames` [F] (int64) of a clip laid out by `pixel_major` ([H * W, T, 3] uint8,
+    contiguous, on the CPU). The C kernel reads them there: the float gather of a step's targets
+    was ~1.3 ms of a 26-ms step at 720p (one thread)."""
+
+    clip: Tensor
+    pixels: Tensor
+    frames: Tensor
+
+    def floats(self) -> Tensor:
+        """[F, P, 3] float in [0, 1], the values of `gather_batch`."""
+        rows = (self.pixels.unsqueeze(0) * self.clip.shape[1] + self.frames.unsqueeze(1)).reshape(-1)
+        rgb = self.clip.reshape(-1, self.clip.shape[-1]).index_select(0, rows).float().mul_(1.0 / 255.0)
+        return rgb.view(self.frames.numel(), self.pixels.numel(), -1)
+
+
 @dataclass
 class SetFrames:
     """What the frames of one point set contribute to a fused call: its `rows` of the call's
-    points (start, stop), frame times `tn` [F] (network input), targets [F, P, 3] and optional
-    per-sample weights [F, P]."""
+    points (start, stop), frame times `tn` [F] (network input), targets [F, P, 3] (or where they
+    are in the clip: `samples`, `target` None) and optional per-sample weights [F, P]."""
 
     rows: tuple[int, int]
     tn: Tensor
-    target: Tensor
+    target: Tensor | None
     weight: Tensor | None = None
+    samples: ClipSamples | None = None
+
+    def float_target(self) -> Tensor:
+        return self.target if self.target is not None else self.samples.floats()
 
 
 @dataclass
@@ -198,7 +220,7 @@ class _PointSetCall:
             if r0 >= r1:
                 continue
             here, there = slice(r0 - c0, r1 - c0), slice(r0 - fs.part.rows[0], r1 - fs.part.rows[0])
-            target = fs.part.target[:, there]
+            target = fs.part.float_target()[:, there]
             weight = None if fs.part.weight is None else fs.part.weight[:, there]
             self._frames(fs, sin_a[here], cos_a[here], zp[here], target, weight, dgs_all[here], d_a[here])
         gs = [zp[:, i * wm:(i + 1) * wm] for i in range(spec.depth)]  # g_0 .. g_{D-1}
@@ -324,15 +346,19 @@ class _NativeSet:
         its frames; its weight gradients added to `grads` (flat, struct grads)."""
         part = fs.part
         target, weight = part.target, part.weight
-        if target.dtype != torch.float32 or not target.is_contiguous():
+        clip, alive = _clip_arguments(part.samples)  # `alive` holds what the pointers point into
+        if target is not None and (target.dtype != torch.float32 or not target.is_contiguous()):
             target = target.to(torch.float32).contiguous()
+        if target is None and clip[0] is None:
+            target = part.float_target()
         if weight is not None and (weight.dtype != torch.float32 or not weight.is_contiguous()):
             weight = weight.to(torch.float32).contiguous()
         xy, z = xy.contiguous(), z.contiguous()
         base = grads.data_ptr()
         ptrs = (ctypes.c_void_p * len(self.offsets))(*[base + 4 * o for o in self.offsets])
-        return self.fn(xy.shape[0], target.shape[0], xy.data_ptr(), z.data_ptr(), fs.cos_t.data_ptr(),
-                       fs.sin_t.data_ptr(), fs.tf.data_ptr(), target.data_ptr(), target.stride(0),
+        return self.fn(xy.shape[0], fs.tf.shape[0], xy.data_ptr(), z.data_ptr(), fs.cos_t.data_ptr(),
+                       fs.sin_t.data_ptr(), fs.tf.data_ptr(), None if target is None else target.data_ptr(),
+                       0 if target is None else target.stride(0), *clip,
                        None if weight is None else weight.data_ptr(), 0 if weight is None else weight.stride(0),
                        self.weights, ptrs, None if dz is None else dz.data_ptr())
 
@@ -366,6 +392,16 @@ class _NativeSet:
             g.syn_w[i].add_(g_w[(i - 1) * w * w:i * w * w].view(w, w), alpha=spec.omega)
             g.syn_b[i].add_(g_b[(i - 1) * w:i * w], alpha=spec.omega)
             g.mod_g[i].add_(g_mod_g[(i - 1) * m * m:i * m * m].view(m, m))
+
+
+def _clip_arguments(samples: ClipSamples | None) -> tuple[tuple, list[Tensor]]:
+    """((clip, frames of the clip, pixels, frame ids) for the C kernel, or NULLs where the targets
+    are not read from an 8-bit clip there; the tensors those pointers point into)."""
+    if samples is None or samples.clip.dtype != torch.uint8 or not samples.clip.is_contiguous() \
+            or samples.clip.device.type != "cpu":
+        return (None, 0, None, None), []
+    keep = [samples.clip, samples.pixels.to(torch.int64).contiguous(), samples.frames.to(torch.int64).contiguous()]
+    return (keep[0].data_ptr(), keep[0].shape[1], keep[1].data_ptr(), keep[2].data_ptr()), keep
 
 
 class _PointSetMSE(torch.autograd.Function):
@@ -417,9 +453,14 @@ class DenseBatch:
     """What a step of the dense path needs besides the model: point sets and their pixels."""
 
     sets: list[PointSet]
-    rgb: list[Tensor]  # per set [F, P, 3] float in [0, 1]
+    rgb: list[Tensor | None]  # per set [F, P, 3] float in [0, 1], or None: see `where`
     weight: list[Tensor | None]  # per set [F, P] (1 = pixel used) or None
     count: float  # weighted samples x 3: the MSE's denominator
+    where: list[ClipSamples | None] = field(default_factory=list)  # per set, when rgb is None
+
+    def __post_init__(self) -> None:
+        if not self.where:
+            self.where = [None] * len(self.sets)
 
 
 def pixel_major(video: Tensor) -> Tensor:
@@ -452,17 +493,24 @@ def _per_set(flat: Tensor, sets: list[PointSet]) -> list[Tensor]:
             for v, part in zip(flat.split(sizes), sets)]
 
 
-def gather_batch(by_pixel: Tensor, sets: list[PointSet], keep: Tensor | None = None) -> DenseBatch:
+def gather_batch(by_pixel: Tensor, sets: list[PointSet], keep: Tensor | None = None,
+                 floats: bool = True) -> DenseBatch:
     """The pixels of `sets` from a clip laid out by `pixel_major`, [H * W, T, 3] uint8 (on the
     fitting device); keep: bool [H * W, T] (the mask, laid out alike), False where it leaves a
-    pixel out. One gather for all sets (a gather per set was ~1.3 ms of a 15 ms step at 720p)."""
-    frames = by_pixel.shape[1]
-    rows = _sample_rows(sets, frames, by_pixel.device)
-    rgb = _per_set(by_pixel.reshape(-1, by_pixel.shape[-1]).index_select(0, rows).float().mul_(1.0 / 255.0), sets)
+    pixel out. One gather for all sets (a gather per set was ~1.3 ms of a 15 ms step at 720p).
+    floats=False: no float copy, only where each set's samples are (`ClipSamples`: the C kernel
+    reads them from the clip)."""
+    if floats:
+        rgb = _per_set(by_pixel.reshape(-1, by_pixel.shape[-1]).index_select(
+            0, _sample_rows(sets, by_pixel.shape[1], by_pixel.device)).float().mul_(1.0 / 255.0), sets)
+        where = [None] * len(sets)
+    else:
+        rgb = [None] * len(sets)
+        where = [ClipSamples(by_pixel, part.pixels, torch.tensor(part.frames, dtype=torch.int64)) for part in sets]
     if keep is None:
-        return DenseBatch(sets, rgb, [None] * len(sets), 3.0 * sum(part.samples for part in sets))
-    used = keep.reshape(-1).index_select(0, rows).float()
-    return DenseBatch(sets, rgb, _per_set(used, sets), 3.0 * float(used.sum()))
+        return DenseBatch(sets, rgb, [None] * len(sets), 3.0 * sum(part.samples for part in sets), where)
+    used = keep.reshape(-1).index_select(0, _sample_rows(sets, by_pixel.shape[1], by_pixel.device)).float()
+    return DenseBatch(sets, rgb, _per_set(used, sets), 3.0 * float(used.sum()), where)
 
 
 def _point_set_inputs(model: NVTM, sets: list[PointSet], latent: list[Tensor],
@@ -495,8 +543,8 @@ def dense_loss(model: NVTM, batch: DenseBatch, substitutes: dict[str, Tensor] | 
     times = model._time_input(torch.tensor([f for part in batch.sets for f in part.frames], dtype=z.dtype,
                                             device=z.device)).split([len(part.frames) for part in batch.sets])
     parts, row = [], 0
-    for part, tn, rgb, w in zip(batch.sets, times, batch.rgb, batch.weight):
-        parts.append(SetFrames((row, row + part.pixels.numel()), tn, rgb, w))
+    for part, tn, rgb, w, where in zip(batch.sets, times, batch.rgb, batch.weight, batch.where):
+        parts.append(SetFrames((row, row + part.pixels.numel()), tn, rgb, w, where))
         row += part.pixels.numel()
     return point_sets_sse(model.base.spec, ws, xy, z, parts, chunk) / max(batch.count, 1.0)
 

@@ -78,11 +78,12 @@ class PixelEngine:
         return mse, total, batch.rgb.shape[0] * batch.rgb.shape[1]
 
 
-#: Grid values from which the dense engine's optimizer update runs on the kernels' threads: the
-#: fitting step with the update on one thread instead of two, 2-core VM, in-process A/B
-#: (benchmarks/results/step_threads): 1.04-1.07x at 0.2-0.7 M grid values (CIF), a tie at 0.55
-#: and 1.2 M (a 360x240 crop at 0.3 bpp, 720p at 0.1), 0.92x at 4 M (720p at 0.3 bpp).
-PARALLEL_UPDATE_VALUES = 2_000_000
+#: Grid values from which the dense engine's optimizer update runs on the kernels' threads. The
+#: fitting step with the update on one thread instead of two, 2-core VM, in-process A/B, two
+#: runs (benchmarks/results/step_threads): 1.04-1.15x at 0.2 and 0.75 M grid values (CIF at
+#: 0.1 and 0.3 bpp), 1.01-1.06x at 0.55 M (a 360x240 crop at 0.3 bpp), 0.97-1.01x at 1.2 M
+#: (720p at 0.1 bpp), 0.92-0.96x at 4 M (720p at 0.3 bpp).
+PARALLEL_UPDATE_VALUES = 1_000_000
 
 
 class DenseEngine:
@@ -109,7 +110,7 @@ class DenseEngine:
         self.chunk = model.fused_chunk
         self.native = runs_native(model, video.device)
         self.grid_values = sum(p.numel() for p in model.grid_tensors().values())
-        self.inbetween = InBetween(video, model.config.gop_size, opts, gen) \
+        self.inbetween = InBetween(video, model.config.gop_size, opts, gen, self.native) \
             if opts.inbetween_weight > 0 and mask is None and T > 1 else None
 
     @contextlib.contextmanager
@@ -128,7 +129,7 @@ class DenseEngine:
         return cpu_threads(native.threads()) if parallel else contextlib.nullcontext()
 
     def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, aux: bool) -> tuple[Tensor, Tensor, int]:
-        batch = gather_batch(self.by_pixel, self.sampler.next(), self.keep)
+        batch = gather_batch(self.by_pixel, self.sampler.next(), self.keep, floats=not self.native)
         mse = dense_loss(model, batch, substitutes, self.chunk)
         samples = sum(t.samples for t in batch.sets)
         if self.inbetween is None:
@@ -141,8 +142,9 @@ class InBetween:
     """Point sets at t + 1/2 against the motion-compensated in-between frames (`fit.inbetween`):
     mid-frame t lies in the GOP of frame t, so a set shares its GOP's latent as a frame's does."""
 
-    def __init__(self, video: Tensor, gop: int, opts: FitOptions, gen: torch.Generator):
+    def __init__(self, video: Tensor, gop: int, opts: FitOptions, gen: torch.Generator, native: bool):
         T, H, W = (int(s) for s in video.shape[:3])
+        self.native = native
         self.mids = pixel_major(midpoint_targets(video))
         self.sampler = PointSetSampler(W, H, T - 1, gop, opts.points_per_set, opts.frames_per_set,
                                        opts.inbetween_sets, gen)
@@ -150,7 +152,7 @@ class InBetween:
 
     def loss(self, model: NVTM, substitutes: dict[str, Tensor] | None, chunk: int) -> tuple[Tensor, int]:
         sets = self.sampler.next()
-        batch = gather_batch(self.mids, sets)
+        batch = gather_batch(self.mids, sets, floats=not self.native)
         batch.sets = [dataclasses.replace(s, frames=tuple(f + 0.5 for f in s.frames)) for s in sets]
         return dense_loss(model, batch, substitutes, chunk), sum(s.samples for s in sets)
 

@@ -43,7 +43,7 @@ SWITCH = "NVCODEC_NATIVE"
 _I64, _PTR, _F64 = ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
 #: (restype, argtypes) of every exported function
 _SIGNATURES = {
-    "nvc_point_set": (_F64, [_I64, _I64] + [_PTR] * 6 + [_I64, _PTR, _I64] + [_PTR] * 3),
+    "nvc_point_set": (_F64, [_I64, _I64] + [_PTR] * 6 + [_I64, _PTR, _I64, _PTR, _PTR, _PTR, _I64] + [_PTR] * 3),
     "nvc_sincos": (None, [_I64, _PTR, _PTR, _PTR]),
     "nvc_grid_forward": (None, [_I64] * 5 + [_PTR] * 5),
     "nvc_grid_backward": (None, [_I64] * 5 + [_PTR] * 5),

@@ -485,14 +485,21 @@ static void shared_backward(struct block *restrict k, const struct weights *p, c
 
 /* Forward and backward of the `rows` points of one set (xy [rows, 2] network coordinates, z
  * [rows, NZ] latents) in its `frames` frames (cos_t, sin_t [frames, NW]: the first layer's time
- * factors; tf [frames]: t omega_first). Row r of frame f: target[f * t_stride + 3 r + c],
+ * factors; tf [frames]: t omega_first). Row r of frame f: target[f * t_stride + 3 r + c], or
+ * where clip is not NULL the 8-bit sample clip[(pix[r] clip_frames + frame_ids[f]) 3 + c] / 255
+ * of a clip laid out pixel-major ([pixels][clip_frames][3], nvcodec/fit/dense.py pixel_major:
+ * the batch's targets are then never copied out as floats; target is not read);
  * weight[f * w_stride + r] (weight may be NULL: every sample counts once). `weights` and
  * `grads` are the fields of struct weights / struct grads in order; dz [rows, NZ] (written) may
  * be NULL. Returns the weighted sum of squared errors. */
 double nvc_point_set(int64_t rows, int64_t frames, const float *xy, const float *z, const float *cos_t,
-                     const float *sin_t, const float *tf, const float *target, int64_t t_stride, const float *weight,
-                     int64_t w_stride, const float *const *weights, float *const *grads, float *dz)
+                     const float *sin_t, const float *tf, const float *target, int64_t t_stride,
+                     const uint8_t *clip, int64_t clip_frames, const int64_t *pix, const int64_t *frame_ids,
+                     const float *weight, int64_t w_stride, const float *const *weights, float *const *grads,
+                     float *dz)
 {
+    const float inv255 = (float)(1.0 / 255.0); /* torch's x.float() * (1 / 255): a float32 product */
+    float block_target[NB * 3];
     _Alignas(64) struct block k; /* on the stack: one per call, so threads never share one */
     _Alignas(64) float mod_z[NG][NZP], g_mod_z[NG][NZP]; /* padded copies */
     memset(mod_z, 0, sizeof mod_z);
@@ -511,7 +518,15 @@ double nvc_point_set(int64_t rows, int64_t frames, const float *xy, const float 
         shared_forward(&k, &p, nb, xy + 2 * r0, z + NZ * r0);
         for (int64_t f = 0; f < frames; f++) {
             frame_forward(&k, &p, cos_t + f * NW, sin_t + f * NW);
-            sq += frame_diff(&k, &p, nb, target + f * t_stride + 3 * r0, weight ? weight + f * w_stride + r0 : 0);
+            const float *tgt = block_target;
+            if (clip) { /* the 8-bit samples of the block's pixels in frame frame_ids[f] */
+                for (int b = 0; b < nb; b++)
+                    for (int o = 0; o < 3; o++)
+                        block_target[3 * b + o] = (float)clip[(pix[r0 + b] * clip_frames + frame_ids[f]) * 3 + o] * inv255;
+            } else {
+                tgt = target + f * t_stride + 3 * r0;
+            }
+            sq += frame_diff(&k, &p, nb, tgt, weight ? weight + f * w_stride + r0 : 0);
             frame_backward(&k, &p, &g, nb, tf[f]);
         }
         shared_backward(&k, &p, &g, nb, dz ? dz + NZ * r0 : 0);

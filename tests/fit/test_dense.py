@@ -164,3 +164,36 @@ def test_the_update_takes_the_kernels_threads_only_for_large_grids(threshold, pa
             with engine.update_threads():
                 inside = torch.get_num_threads()
     assert inside == (2 if parallel else 1)
+
+
+def test_targets_read_from_the_clip_give_the_bits_of_the_float_gather(monkeypatch):
+    """The C kernel reading a set's 8-bit samples in the pixel-major clip (`ClipSamples`) gives
+    the loss and gradients of the float targets bit for bit; without the kernel (float64) the
+    samples are gathered as floats on the way."""
+    from nvcodec.fit import dense
+
+    read_in_c = []
+    real = dense._clip_arguments
+
+    def spy(samples):
+        args, alive = real(samples)
+        read_in_c.append(args[0] is not None)
+        return args, alive
+
+    monkeypatch.setattr(dense, "_clip_arguments", spy)
+    video = torch.randint(0, 256, (T, H, W, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    sets = PointSetSampler(W, H, T, 3, 45, 2, 3, torch.Generator().manual_seed(4)).next()
+    for dtype in (torch.float32, torch.float64):
+        m = NVTM(NVTMConfig.tiny().replace(alignment="none"), W, H, T, seed=1).to(dtype)
+        out = []
+        for floats in (True, False):
+            m.zero_grad(set_to_none=True)
+            batch = gather_batch(pixel_major(video), sets, floats=floats)
+            assert (batch.rgb[0] is None) == (not floats)
+            loss = dense_loss(m, batch)
+            loss.backward()
+            out.append((loss.detach(), {k: p.grad.clone() for k, p in m.named_parameters() if p.grad is not None}))
+        (la, ga), (lb, gb) = out
+        assert torch.equal(la, lb) and ga.keys() == gb.keys() and all(torch.equal(ga[k], gb[k]) for k in ga), dtype
+    if runs_native(m, torch.device("cpu")):
+        assert read_in_c == [False] * 3 + [True] * 3  # float32: each set's call, float targets then the clip
