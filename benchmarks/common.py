@@ -185,6 +185,62 @@ def alternate_bursts(step, switch, bursts: int, per_burst: int = 8) -> dict[str,
     return ms
 
 
+def encoder_fit_run(width: int, height: int, frames: int, bpp: float, threads: int):
+    """A fit in progress (`fit.loop._Run`) of the model sizing picks for a clip of random bytes of
+    this size at `bpp`, with the encoder's recipe on `threads` CPU threads: what the in-process
+    step A/Bs time. Returns (run, samples per step)."""
+    import torch
+
+    from nvcodec.fit import fit_preset
+    from nvcodec.fit.loop import _Run
+    from nvcodec.model.nvtm import NVTM
+    from nvcodec.rate.sizing import choose_config
+
+    torch.set_num_threads(threads)
+    cfg = choose_config(width, height, frames, bpp).config
+    video = torch.randint(0, 256, (frames, height, width, 3), dtype=torch.uint8,
+                          generator=torch.Generator().manual_seed(0))
+    run = _Run(NVTM(cfg, width, height, frames, seed=0), video,
+               fit_preset("encode", steps=10 ** 6, device="cpu", threads=threads), None, None)
+    samples = run.opts.sets_per_step * run.opts.points_per_set * min(run.opts.frames_per_set, cfg.gop_size)
+    return run, samples
+
+
+def captured_point_set_call(run):
+    """(the `_NativeSet` of `run`'s next step, and the xy, z, dz it ran on): one step, with its
+    kernel call kept, so that a benchmark can call the kernel again on the same data."""
+    from nvcodec.fit import dense
+
+    seen = {}
+    real = dense._NativeSet.run
+
+    def keep(self, xy, z, dz):
+        seen.update(set=self, args=(xy, z, dz))
+        return real(self, xy, z, dz)
+
+    dense._NativeSet.run = keep
+    try:
+        with run.engine.fitting_threads():
+            run.step(0.5)
+    finally:
+        dense._NativeSet.run = real
+    return (seen["set"], *seen["args"])
+
+
+def print_step_ab(title: str, ms: Mapping[str, list[float]], labels: Mapping[str, str], samples: int) -> None:
+    """The report of an `alternate_bursts` A/B of fitting steps: medians, samples per second,
+    the ratio of the medians and the median of the burst-by-burst ratios."""
+    import statistics
+
+    a, b = statistics.median(ms["A"]), statistics.median(ms["B"])
+    width = max(len(v) for v in labels.values())
+    print(title)
+    for side, median in (("A", a), ("B", b)):
+        print(f"  {side} {labels[side]:{width}s}: median {median:.2f} ms/step ({samples / median / 1e3:.2f} M samples/s)")
+    print(f"  A/B {a / b:.3f}; burst by burst, median of A_i / B_i "
+          f"{statistics.median(x / y for x, y in zip(ms['A'], ms['B'])):.3f}")
+
+
 def fmt(v: Any, digits: int = 3) -> str:
     """A table cell: floats rounded, None/NaN as '-'."""
     if v is None:

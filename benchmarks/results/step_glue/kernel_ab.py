@@ -5,6 +5,9 @@ from `git show`, B = this tree's (the 16 rows of a block reduced together). The 
 checked bit for bit, then bursts of calls alternating A B, B A.
 
     PYTHONPATH=. python benchmarks/results/step_glue/kernel_ab.py WxHxT BPP BURSTS
+
+It runs at the commit meta.json names (2969d41): from the twentieth session on, the kernel takes
+more arguments (the targets in the 8-bit clip), which 86245ba's point_set.c does not.
 """
 import ctypes
 import statistics
