@@ -2,9 +2,10 @@
 
 1. This core's vector FMA peak: `fma_peak.c` (12 independent chains of 512-bit and 256-bit
    fused multiply-adds), built with the kernels' compiler, run alone.
-2. An upper bound on any speed-up of the kernel's four 32x32 matrix products per frame (hidden
-   layers: forward, backward, weight gradient): the tree's point_set.c with the forward products
-   replaced by a copy (`no_forward_gemm`), and with all four replaced (`no_frame_gemms`). Those
+2. An upper bound on any speed-up of the kernel's six 32x32 matrix products per frame (two
+   hidden layers: forward, backward, weight gradient): the tree's point_set.c with the two
+   forward products replaced by a copy (`no_forward_gemm`), and with all six replaced
+   (`no_frame_gemms`). Those
    variants compute wrong values; they only time what is left. All three are timed on the same
    call (a 720p fit's first point set, 512 points x 10 frames, one thread), rounds alternating.
 
