@@ -142,8 +142,14 @@ class ClipSamples:
     def floats(self) -> Tensor:
         """[F, P, 3] float in [0, 1], the values of `gather_batch`."""
         rows = (self.pixels.unsqueeze(0) * self.clip.shape[1] + self.frames.unsqueeze(1)).reshape(-1)
-        rgb = self.clip.reshape(-1, self.clip.shape[-1]).index_select(0, rows).float().mul_(1.0 / 255.0)
+        rgb = _unit(self.clip.reshape(-1, self.clip.shape[-1]).index_select(0, rows))
         return rgb.view(self.frames.numel(), self.pixels.numel(), -1)
+
+
+def _unit(samples: Tensor) -> Tensor:
+    """8-bit samples as floats in [0, 1], float32 products by 1/255 (the C kernel, reading them
+    from the clip, rounds the same: native/point_set.c, inv255)."""
+    return samples.float().mul_(1.0 / 255.0)
 
 
 @dataclass
@@ -500,16 +506,16 @@ def gather_batch(by_pixel: Tensor, sets: list[PointSet], keep: Tensor | None = N
     pixel out. One gather for all sets (a gather per set was ~1.3 ms of a 15 ms step at 720p).
     floats=False: no float copy, only where each set's samples are (`ClipSamples`: the C kernel
     reads them from the clip)."""
+    rows = _sample_rows(sets, by_pixel.shape[1], by_pixel.device) if floats or keep is not None else None
     if floats:
-        rgb = _per_set(by_pixel.reshape(-1, by_pixel.shape[-1]).index_select(
-            0, _sample_rows(sets, by_pixel.shape[1], by_pixel.device)).float().mul_(1.0 / 255.0), sets)
+        rgb = _per_set(_unit(by_pixel.reshape(-1, by_pixel.shape[-1]).index_select(0, rows)), sets)
         where = [None] * len(sets)
     else:
         rgb = [None] * len(sets)
         where = [ClipSamples(by_pixel, part.pixels, torch.tensor(part.frames, dtype=torch.int64)) for part in sets]
     if keep is None:
         return DenseBatch(sets, rgb, [None] * len(sets), 3.0 * sum(part.samples for part in sets), where)
-    used = keep.reshape(-1).index_select(0, _sample_rows(sets, by_pixel.shape[1], by_pixel.device)).float()
+    used = keep.reshape(-1).index_select(0, rows).float()
     return DenseBatch(sets, rgb, _per_set(used, sets), 3.0 * float(used.sum()), where)
 
 
